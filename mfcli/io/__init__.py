@@ -1,0 +1,69 @@
+"""Readers and writers. ``read_matrix`` is the one entry point for inputs."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from mfcli.io.options import FORMATS, ReadOptions
+
+__all__ = ["read_matrix", "ReadOptions", "FORMATS"]
+
+
+def read_matrix(path: str, options: ReadOptions | None = None):
+    """Read any supported matrix file into a :class:`mfcli.data.Matrix`.
+
+    ``path`` may be ``-`` (stdin, text formats only) or ``file.h5:/object``.
+    Errors are :class:`mfcli.errors.MfcliError` subclasses carrying the path.
+    """
+    from mfcli.errors import MfcliError, UsageError
+    from mfcli.io import detect, labels
+    from mfcli.io.source import check_readable, display_name
+
+    options = options or ReadOptions()
+    path = str(path)
+    path, obj = detect.split_object_path(path)
+    if obj is not None:
+        if options.dataset and options.dataset != obj:
+            raise UsageError(f"two object paths given: {obj!r} and --dataset {options.dataset!r}")
+        options = replace(options, dataset=obj)
+    check_readable(path)
+    fmt = options.format
+    if fmt not in FORMATS and fmt != "mat":
+        raise UsageError(f"unknown format {fmt!r}", hint="use one of " + ", ".join(FORMATS))
+    try:
+        if fmt == "auto":
+            fmt = detect.detect_format(path)
+        reader = _reader(fmt, path)
+        matrix = reader(path, options)
+        labels.attach_label_files(matrix, options)
+    except MfcliError as exc:
+        raise exc.located(display_name(path)) from None
+    except MemoryError:
+        raise _memory_error(path) from None
+    matrix.meta.setdefault("format", fmt)
+    matrix.meta.setdefault("path", display_name(path))
+    return matrix
+
+
+def _reader(fmt: str, path: str):
+    if fmt == "mtx":
+        from mfcli.io.mtx import read
+    elif fmt == "csv":
+        from mfcli.io.csv import read
+    elif fmt == "h5":
+        from mfcli.io.hdf5 import read
+    elif fmt == "mat":
+        from mfcli.io.matlab import read
+    elif fmt == "auto":  # stdin without a suffix: sniff the bytes
+        from mfcli.io.stdin import read
+    else:
+        from mfcli.errors import UsageError
+
+        raise UsageError(f"unknown format {fmt!r}")
+    return read
+
+
+def _memory_error(path):
+    from mfcli.errors import InputDataError
+
+    return InputDataError("not enough memory to read this file", path=path)

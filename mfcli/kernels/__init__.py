@@ -1,0 +1,1 @@
+"""Numba kernels: pure functions over arrays. No files, configs or printing here."""
