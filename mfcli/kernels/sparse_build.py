@@ -64,7 +64,7 @@ def dedupe_sorted(indptr, order, cols, policy):
     Returns ``(new_indptr, keep_start, keep_end, first_dup)``: each output
     entry ``e`` covers ``order[keep_start[e]:keep_end[e]]`` (sum) or its last
     element (last). ``first_dup`` is the original index of the first duplicate
-    found, or -1; with the error policy the caller raises on it.
+    in file order, or -1; with the error policy the caller raises on it.
     """
     n_rows = indptr.shape[0] - 1
     nnz = order.shape[0]
@@ -82,8 +82,6 @@ def dedupe_sorted(indptr, order, cols, policy):
                 u += 1
             if u - t > 1 and (first_dup < 0 or order[t + 1] < first_dup):
                 first_dup = order[t + 1]
-                if policy == DUP_ERROR:
-                    return new_indptr, starts[:0], ends[:0], first_dup
             starts[out] = t
             ends[out] = u
             out += 1
