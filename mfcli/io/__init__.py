@@ -35,6 +35,8 @@ def read_matrix(path: str, options: ReadOptions | None = None):
             fmt = detect.detect_format(path)
         reader = _reader(fmt, path)
         matrix = reader(path, options)
+        if fmt == "mtx" and path != "-":
+            _attach_companions(matrix, path)
         labels.attach_label_files(matrix, options)
     except MfcliError as exc:
         raise exc.located(display_name(path)) from None
@@ -61,6 +63,19 @@ def _reader(fmt: str, path: str):
 
         raise UsageError(f"unknown format {fmt!r}")
     return read
+
+
+def _attach_companions(matrix, path: str) -> None:
+    """Labels from 10x or .terms/.docs files beside a Matrix Market file."""
+    from mfcli.io.labels import find_companion_labels
+
+    rows, cols, sources = find_companion_labels(path, matrix.shape)
+    if rows is not None and matrix.row_labels is None:
+        matrix.row_labels = rows
+    if cols is not None and matrix.col_labels is None:
+        matrix.col_labels = cols
+    if sources:
+        matrix.meta["label_files"] = sources
 
 
 def _memory_error(path):

@@ -60,3 +60,72 @@ def attach_label_files(matrix, options) -> None:
                 hint="the label file needs one line per " + ("row" if attr == "row_labels" else "column"),
             )
         setattr(matrix, attr, labels)
+
+
+COMPANIONS = {
+    "barcodes": "10x cell barcodes",
+    "features": "10x features (gene id, name, type)",
+    "genes": "10x genes (id, name)",
+}
+LABEL_SUFFIXES = {
+    ".terms": "vocabulary (one term per line)",
+    ".docs": "document names",
+    ".classes": "document classes",
+    ".vocab": "vocabulary (one term per line)",
+}
+
+
+def companion_kind(path: str) -> str | None:
+    """What kind of label list ``path`` is, or None if it is not one."""
+    import os
+
+    from mfcli.io.source import strip_compression
+
+    name = os.path.basename(strip_compression(str(path))).lower()
+    stem, ext = os.path.splitext(name)
+    if ext in (".tsv", ".txt") and stem in COMPANIONS:
+        return COMPANIONS[stem]
+    if ext in LABEL_SUFFIXES:
+        return LABEL_SUFFIXES[ext]
+    if stem.startswith("vocab") and ext in ("", ".txt"):
+        return "vocabulary (one term per line)"
+    return None
+
+
+def find_companion_labels(path: str, shape: tuple[int, int]):
+    """Row and column labels from files beside a Matrix Market file.
+
+    10x directories (``features.tsv``/``genes.tsv`` rows, ``barcodes.tsv`` columns)
+    and ``stem.terms``/``stem.docs`` pairs; a list is used only when its length
+    matches the axis. Returns ``(row_labels, col_labels, sources)``.
+    """
+    import os
+
+    from mfcli.io.source import strip_compression
+
+    folder = os.path.dirname(os.path.abspath(path))
+    stem = os.path.splitext(os.path.basename(strip_compression(path)))[0]
+    candidates = []
+    if stem == "matrix":
+        for name, column in (("features.tsv", 0), ("genes.tsv", 0), ("barcodes.tsv", 0)):
+            candidates.append((name, column))
+    for ext in (".terms", ".docs", ".vocab"):
+        candidates.append((stem + ext, 0))
+    found = {}
+    for name, column in candidates:
+        for suffix in ("", ".gz", ".bz2"):
+            full = os.path.join(folder, name + suffix)
+            if os.path.isfile(full):
+                try:
+                    found[full] = read_label_file(full, column=column)
+                except Exception:  # noqa: BLE001 - a bad companion is just ignored
+                    continue
+                break
+    rows = cols = None
+    sources = {}
+    for full, labels in found.items():
+        if rows is None and len(labels) == shape[0] and not full.split("/")[-1].startswith("barcodes"):
+            rows, sources["row_labels"] = labels, full
+        elif cols is None and len(labels) == shape[1]:
+            cols, sources["col_labels"] = labels, full
+    return rows, cols, sources

@@ -1,0 +1,62 @@
+"""Rendering for humans (rich) and scripts (JSON). No numerics here."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+
+def print_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, indent=2, default=str) + "\n")
+
+
+def error_line(exc) -> None:
+    sys.stderr.write(exc.one_line() + "\n")
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=False)
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_fmt(v)}" for k, v in value.items())
+    if isinstance(value, list):
+        return " x ".join(map(str, value)) if all(isinstance(v, int) for v in value) else ", ".join(map(str, value))
+    return str(value)
+
+
+def print_report(report: dict) -> None:
+    """A titled two-column table; nested dicts become indented rows."""
+    from rich.table import Table
+
+    kind = report.get("kind", "")
+    title = {
+        "environment": "mfcli environment",
+        "matrix": report.get("path", ""),
+        "result": f"{report.get('path', '')} (mfcli result)",
+        "labels": f"{report.get('path', '')} (label list)",
+        "error": report.get("path", ""),
+    }.get(kind, str(report.get("path", kind)))
+    table = Table(title=title, title_justify="left", show_header=False, box=None, pad_edge=False)
+    table.add_column(style="bold")
+    table.add_column()
+    for key, value in report.items():
+        if key in ("path", "kind") or value is None:
+            continue
+        if isinstance(value, dict) and key in ("details", "versions", "provenance", "metrics", "numba", "history", "factors", "blas_env", "threads"):
+            table.add_row(key, "")
+            for sub, subvalue in value.items():
+                if subvalue is not None:
+                    table.add_row(f"  {sub}", _fmt(subvalue))
+        elif key == "config" and isinstance(value, str):
+            table.add_row(key, value.rstrip())
+        else:
+            table.add_row(key, _fmt(value))
+    _console().print(table)
+    _console().print()
