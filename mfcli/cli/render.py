@@ -60,3 +60,26 @@ def print_report(report: dict) -> None:
             table.add_row(key, _fmt(value))
     _console().print(table)
     _console().print()
+
+
+def print_demo(report: dict) -> None:
+    from rich.table import Table
+
+    console = _console()
+    console.print(f"[bold]mfcli demo[/bold] on {report['sample_data']} ({report['origin']})\n")
+    table = Table(title="1. read every sample file", title_justify="left")
+    for column in ("file", "format", "storage", "shape", "nnz", "labels", "timestamps", "read s"):
+        table.add_column(column, justify="right" if column in ("nnz", "read s") else "left")
+    for row in report["files"]:
+        table.add_row(
+            row["file"],
+            row["format"],
+            row["storage"],
+            _fmt(row["shape"]),
+            f"{row['nnz']:,}",
+            "yes" if row["labels"] else "-",
+            "yes" if row["timestamps"] else "-",
+            f"{row['read_s']:.3f}",
+        )
+    console.print(table)
+    console.print("\nTry: mfcli info sample_data/ratings.csv   |   mfcli --help")

@@ -40,12 +40,22 @@ def check_readable(path: str) -> None:
         raise InputMissingError("permission denied", path=path)
 
 
+_stdin_cache: dict[str, bytes] = {}
+
+
+def read_stdin() -> bytes:
+    """All of stdin, read once: sniffing and parsing both see the same bytes."""
+    if "raw" not in _stdin_cache:
+        _stdin_cache["raw"] = sys.stdin.buffer.read()
+    return _stdin_cache["raw"]
+
+
 def read_bytes(path: str) -> bytes:
     """The whole (decompressed) content of ``path``; ``-`` reads stdin."""
     check_readable(path)
     try:
         if path == "-":
-            raw = sys.stdin.buffer.read()
+            raw = read_stdin()
         else:
             with open(path, "rb") as fh:
                 raw = fh.read()
