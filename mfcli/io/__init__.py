@@ -28,7 +28,7 @@ def read_matrix(path: str, options: ReadOptions | None = None):
         options = replace(options, dataset=obj)
     check_readable(path)
     fmt = options.format
-    if fmt not in FORMATS and fmt != "mat":
+    if fmt not in FORMATS and fmt not in ("mat", "rdata"):
         raise UsageError(f"unknown format {fmt!r}", hint="use one of " + ", ".join(FORMATS))
     try:
         if fmt == "auto":
@@ -56,6 +56,8 @@ def _reader(fmt: str, path: str):
         from mfcli.io.hdf5 import read
     elif fmt == "mat":
         from mfcli.io.matlab import read
+    elif fmt == "rdata":
+        from mfcli.io.rdata import read
     elif fmt == "auto":  # stdin without a suffix: sniff the bytes
         from mfcli.io.stdin import read
     else:

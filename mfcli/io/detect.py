@@ -22,11 +22,11 @@ SUFFIXES = {
     ".he5": "h5",
     ".h5ad": "h5",
     ".mat": "mat",
+    ".rda": "rdata",
+    ".rdata": "rdata",
+    ".rds": "rdata",
 }
 UNSUPPORTED = {
-    ".rda": "R data (.rda)",
-    ".rdata": "R data (.RData)",
-    ".rds": "R data (.rds)",
     ".npz": "NumPy .npz",
     ".npy": "NumPy .npy",
     ".parquet": "Parquet",
@@ -63,6 +63,8 @@ def sniff(data: bytes) -> str:
         return "h5"
     if data.startswith(MAT_MAGIC):
         return "mat"
+    if data[:5] in (b"RDX2\n", b"RDX3\n") or data[:2] in (b"X\n", b"A\n", b"B\n"):
+        return "rdata"
     stripped = data.lstrip()
     if stripped[:14].lower() == b"%%matrixmarket" or stripped[:13].lower() == b"%matrixmarket":
         return "mtx"
@@ -74,13 +76,13 @@ def sniff(data: bytes) -> str:
 
 
 def detect_format(path: str) -> str:
-    """mtx | csv | h5 | mat for ``path`` (``-``: sniff is done by the caller)."""
+    """mtx | csv | h5 | mat | rdata for ``path`` (``-``: sniff is done by the caller)."""
     fmt = by_suffix(path)
     if path == "-":
         return fmt or "auto"
     content = head(path, 4096)
     sniffed = sniff(content)
-    if sniffed in ("h5", "mat", "mtx"):
+    if sniffed in ("h5", "mat", "mtx", "rdata"):
         # Content wins over a misleading suffix for self-identifying formats.
         return sniffed
     if fmt is not None:

@@ -103,12 +103,12 @@ def test_unreadable_input_exits_66(tmp_path):
 
 
 def test_unsupported_format_exits_65(tmp_path):
-    path = tmp_path / "data.rda"
-    path.write_bytes(b"RDX2\n")
+    path = tmp_path / "data.parquet"
+    path.write_bytes(b"PAR1\x00")
     proc = run_cli("info", str(path))
     assert proc.returncode == 65
     assert proc.stderr.decode() == (
-        f"error: {path}: unsupported format: R data (.rda) "
+        f"error: {path}: unsupported format: Parquet "
         "(convert it to Matrix Market, CSV or HDF5)\n"
     )
 
