@@ -63,7 +63,9 @@ def sniff(data: bytes) -> str:
         return "h5"
     if data.startswith(MAT_MAGIC):
         return "mat"
-    if data[:5] in (b"RDX2\n", b"RDX3\n") or data[:2] in (b"X\n", b"A\n", b"B\n"):
+    if data[:5] in (b"RDX2\n", b"RDX3\n") or (
+        data[:2] == b"X\n" and data[2:6] in (b"\x00\x00\x00\x02", b"\x00\x00\x00\x03")
+    ):
         return "rdata"
     stripped = data.lstrip()
     if stripped[:14].lower() == b"%%matrixmarket" or stripped[:13].lower() == b"%matrixmarket":
