@@ -33,7 +33,7 @@ UNSUPPORTED = {
     ".xlsx": "Excel",
     ".zip": "zip archive",
 }
-MAT_MAGIC = b"MATLAB 5.0 MAT-file"
+MAT_MAGIC = b"MATLAB "  # v5 and v7.3 (HDF5 behind a 512-byte MATLAB header)
 
 
 def split_object_path(path: str) -> tuple[str, str | None]:
