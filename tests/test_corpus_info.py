@@ -244,7 +244,7 @@ def _run_one(path: Path):
 
 def _run_each(paths):
     with ThreadPoolExecutor(max_workers=2) as pool:
-        return dict(zip(paths, pool.map(_run_one, paths)))
+        return dict(zip(paths, pool.map(_run_one, paths), strict=True))
 
 
 # Files in malformed/ that are merely unusual: mfcli reads them (see the closing note).
