@@ -278,8 +278,8 @@ def candidates(h5, layout: str | None, under=None) -> list[str]:
 
     def visit(group):
         for key in group:
-            obj = group.get(key)
-            if obj is None:  # dangling link
+            obj = _get(group, key)
+            if obj is None:
                 continue
             if _is_matrix(obj):
                 found.append(obj.name)
@@ -295,12 +295,12 @@ def candidates(h5, layout: str | None, under=None) -> list[str]:
 def describe(h5, path: str) -> str:
     """``/train/data (7291 x 256, dense float32)`` for candidate listings."""
     obj = h5[path]
+    if is_dataset(obj) and len(obj.shape) != 2:
+        return f"{path} (shape {tuple(obj.shape)}, {obj.dtype})"
     shape = _shape_of(obj)
     dims = " x ".join(str(n) for n in shape) if shape is not None else "?"
     if is_dataset(obj):
         kind = f"dense {obj.dtype}" if obj.dtype.kind in NUMERIC_KINDS else str(obj.dtype)
-        if len(obj.shape) != 2:
-            dims = str(tuple(obj.shape))
     else:
         kind = f"sparse {_sparse_kind(obj)}"
     return f"{path} ({dims}, {kind})"
@@ -644,11 +644,20 @@ def _is_tenx_group(group) -> bool:
 
 
 def _tenx_v2_groups(h5) -> list[str]:
+    groups = (_get(h5, k) for k in h5)
     return [
-        h5[k].name
-        for k in h5
-        if not is_dataset(h5[k]) and _is_tenx_group(h5[k]) and "genes" in h5[k]
+        g.name
+        for g in groups
+        if g is not None and not is_dataset(g) and _is_tenx_group(g) and "genes" in g
     ]
+
+
+def _get(group, key):
+    """``group[key]``, or None for a dangling soft or external link."""
+    try:
+        return group[key]
+    except KeyError:
+        return None
 
 
 def _shape_of(obj) -> tuple[int, ...] | None:
