@@ -1,0 +1,629 @@
+"""Typed configuration per command, loaded from YAML and merged with the CLI.
+
+Precedence, lowest first: dataclass defaults < ``--config`` files (in order)
+< ``--set key=value`` < explicit CLI flags. Keys are dotted paths into
+sections (``model.rank``, ``runtime.threads``); the layout is documented in
+``docs/config.md``. Later issues add commands by subclassing
+:class:`BaseConfig` and decorating with :func:`register`.
+
+Only yaml and the standard library are imported here: ``--help`` and config
+errors must not pay for numpy or h5py.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import functools
+import os
+import re
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import yaml
+
+from mfcli.errors import ConfigError, MfcliError
+
+FORMATS = ("auto", "mtx", "csv", "h5", "mat")
+DUPLICATES = ("sum", "last", "error")
+DTYPES = ("float32", "float64")
+_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+# Numbers PyYAML (YAML 1.1) leaves as strings, e.g. 1e-4 (no dot).
+_NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+
+
+def option(
+    default: Any,
+    *,
+    help: str,
+    choices: tuple[str, ...] | None = None,
+    min: int | float | None = None,
+    auto: bool = False,
+) -> Any:
+    """A config field with its help text and validation rules.
+
+    ``auto=True`` lets users write ``auto`` for None (e.g. ``threads: auto``).
+    """
+    meta = {"help": help, "choices": choices, "min": min, "auto": auto}
+    return field(default=default, metadata=meta)
+
+
+def section(cls: type) -> Any:
+    """A nested section field (a frozen dataclass of options)."""
+    return field(default_factory=cls, metadata={"section": True})
+
+
+# ------------------------------------------------------------------ sections
+@dataclass(frozen=True)
+class InputSection:
+    """How to read the input matrix (mirrors :class:`mfcli.io.ReadOptions`)."""
+
+    path: str | None = option(
+        None, help="input file; '-' is stdin; 'file.h5:/object' names an HDF5 object"
+    )
+    format: str = option("auto", choices=FORMATS, help="input format (auto: suffix, then content)")
+    dataset: str | None = option(None, help="object path inside an HDF5 input")
+    sep: str | None = option(None, auto=True, help="CSV separator; null sniffs it")
+    header: bool | None = option(None, auto=True, help="CSV header line; null detects it")
+    columns: str | None = option(None, help="CSV columns user,item,rating[,time] by name or index")
+    duplicates: str | None = option(
+        None, choices=DUPLICATES, help="duplicate entries: sum|last|error; null: format default"
+    )
+    row_labels: str | None = option(None, help="file with one row label per line")
+    col_labels: str | None = option(None, help="file with one column label per line")
+
+
+@dataclass(frozen=True)
+class OutputSection:
+    """Where the result goes."""
+
+    path: str | None = option(None, help="result file (.h5)")
+    force: bool = option(False, help="overwrite an existing output file")
+
+
+@dataclass(frozen=True)
+class ModelSection:
+    """What is fitted; solver commands extend it with their own options."""
+
+    rank: int = option(10, min=1, help="number of factors k")
+    dtype: str = option("float32", choices=DTYPES, help="floating point type of values and factors")
+
+
+@dataclass(frozen=True)
+class RuntimeSection:
+    """How the run executes; never changes the factors (see the guide, section 5)."""
+
+    seed: int = option(0, min=0, help="random seed")
+    threads: int | None = option(None, min=1, auto=True, help="threads; null: scheduler or cores")
+
+
+# ------------------------------------------------------------------- configs
+@dataclass(frozen=True)
+class BaseConfig:
+    """Options every command shares. Subclasses add sections or extend them."""
+
+    command: ClassVar[str] = ""
+    # CLI parameter name -> config key, so the CLI can pass flags by name.
+    FLAGS: ClassVar[dict[str, str]] = {
+        "input": "input.path",
+        "format": "input.format",
+        "dataset": "input.dataset",
+        "sep": "input.sep",
+        "header": "input.header",
+        "columns": "input.columns",
+        "duplicates": "input.duplicates",
+        "row_labels": "input.row_labels",
+        "col_labels": "input.col_labels",
+        "output": "output.path",
+        "force": "output.force",
+        "rank": "model.rank",
+        "k": "model.rank",
+        "dtype": "model.dtype",
+        "seed": "runtime.seed",
+        "threads": "runtime.threads",
+    }
+
+    input: InputSection = section(InputSection)
+    output: OutputSection = section(OutputSection)
+    model: ModelSection = section(ModelSection)
+    runtime: RuntimeSection = section(RuntimeSection)
+
+    def validate(self) -> None:
+        """Cross-field checks; subclasses extend it. Raises ConfigError."""
+
+    def get(self, key: str) -> Any:
+        """The value of a dotted key, e.g. ``config.get("model.rank")``."""
+        value: Any = self
+        for part in key.split("."):
+            value = getattr(value, part)
+        return value
+
+    def to_dict(self) -> dict[str, Any]:
+        """Nested plain dict, ``command`` first."""
+        head = {"command": self.command} if self.command else {}
+        return {**head, **dataclasses.asdict(self)}
+
+    def read_options(self):
+        """The :class:`mfcli.io.ReadOptions` for the input section.
+
+        Values are read in ``model.dtype`` so the solver needs no copy.
+        """
+        from mfcli.io.options import ReadOptions
+
+        i = self.input
+        return ReadOptions(
+            format=i.format,
+            dataset=i.dataset,
+            sep=i.sep,
+            header=i.header,
+            columns=i.columns,
+            duplicates=i.duplicates,
+            dtype=self.model.dtype,
+            row_labels=i.row_labels,
+            col_labels=i.col_labels,
+        )
+
+
+REGISTRY: dict[str, type[BaseConfig]] = {}
+C = typing.TypeVar("C", bound=BaseConfig)
+
+
+def register(name: str):
+    """Class decorator: ``@register("svd")`` makes the config of ``mfcli svd``."""
+
+    def deco(cls: type[C]) -> type[C]:
+        if name in REGISTRY and REGISTRY[name] is not cls:
+            raise ValueError(f"config for command {name!r} registered twice")
+        cls.command = name
+        REGISTRY[name] = cls
+        return cls
+
+    return deco
+
+
+def config_class(command: str) -> type[BaseConfig]:
+    """The registered config class of ``command``; ConfigError if unknown."""
+    try:
+        return REGISTRY[command]
+    except KeyError:
+        raise ConfigError(
+            f"unknown command {command!r}", hint=_suggest(command, list(REGISTRY))
+        ) from None
+
+
+@dataclass(frozen=True)
+class InfoSection:
+    """Options of ``mfcli info``."""
+
+    env: bool = option(False, help="also show threads, BLAS and versions")
+
+
+@register("info")
+@dataclass(frozen=True)
+class InfoConfig(BaseConfig):
+    """``mfcli info``: describe an input matrix or a result file."""
+
+    FLAGS: ClassVar[dict[str, str]] = {**BaseConfig.FLAGS, "env": "info.env"}
+
+    info: InfoSection = section(InfoSection)
+
+
+# ------------------------------------------------------------------- schema
+@dataclass(frozen=True)
+class _Spec:
+    key: str
+    base: type | None  # None for a section
+    optional: bool = False
+    meta: typing.Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+
+@functools.cache
+def _schema(cls: type) -> dict[str, _Spec]:
+    """Dotted key -> spec for every section and leaf of ``cls``, in order."""
+    out: dict[str, _Spec] = {}
+
+    def walk(c: type, prefix: str) -> None:
+        hints = typing.get_type_hints(c)
+        for f in dataclasses.fields(c):
+            key = prefix + f.name
+            if f.metadata.get("section"):
+                out[key] = _Spec(key, None)
+                walk(hints[f.name], key + ".")
+                continue
+            base, optional = _unwrap(hints[f.name], key)
+            out[key] = _Spec(key, base, optional, f.metadata)
+
+    walk(cls, "")
+    return out
+
+
+def _unwrap(hint: Any, key: str) -> tuple[type, bool]:
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        rest = [a for a in args if a is not type(None)]
+        if len(rest) == 1 and rest[0] in (bool, int, float, str):
+            return rest[0], len(rest) < len(args)
+    elif hint in (bool, int, float, str):
+        return hint, False
+    raise TypeError(f"config field {key}: unsupported type {hint!r}")
+
+
+def keys(cls: type[BaseConfig]) -> list[str]:
+    """All dotted leaf keys of a config class, in declaration order."""
+    return [k for k, s in _schema(cls).items() if s.base is not None]
+
+
+def describe(cls: type[BaseConfig]) -> list[tuple[str, Any, str]]:
+    """(key, default, help) for every leaf, for docs and ``--help`` text."""
+    defaults = cls()
+    return [(k, defaults.get(k), _schema(cls)[k].meta.get("help", "")) for k in keys(cls)]
+
+
+# ---------------------------------------------------------------- coercion
+class _Source:
+    """Where values come from, so errors can name the file and line."""
+
+    def __init__(self, path=None, lines=None, prefix="") -> None:
+        self.path = path
+        self.lines: dict[tuple, int] = lines or {}
+        self.prefix = prefix
+
+    def error(self, message: str, parts: tuple = (), hint: str | None = None) -> ConfigError:
+        line = None
+        for n in range(len(parts), 0, -1):  # the nearest enclosing key with a line
+            line = self.lines.get(tuple(parts[:n]))
+            if line:
+                break
+        return ConfigError(self.prefix + message, path=self.path, line=line, hint=hint)
+
+
+def _coerce(spec: _Spec, value: Any, source: _Source, parts: tuple) -> Any:
+    """Check and convert one value; raises ConfigError naming key and value."""
+    meta = spec.meta
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if meta.get("auto") and isinstance(value, str) and value.lower() == "auto":
+        value = None
+    if value is None:
+        if spec.optional:
+            return None
+        raise source.error(f"{spec.key}: expected {_expected(spec)}, got null", parts)
+    base = spec.base
+    ok = isinstance(value, base) and not (base is not bool and isinstance(value, bool))
+    if base is float and not ok:
+        if isinstance(value, int) and not isinstance(value, bool):
+            value, ok = float(value), True
+        elif isinstance(value, str) and _NUMBER.match(value.strip()):
+            value, ok = float(value), True  # PyYAML reads 1e-4 as a string
+    if not ok:
+        hint = "quote the value" if base is str else None
+        raise source.error(
+            f"{spec.key}: expected {_expected(spec)}, got {_show(value)}", parts, hint
+        )
+    choices = meta.get("choices")
+    if choices and value not in choices:
+        raise source.error(
+            f"{spec.key}: expected one of {', '.join(choices)}, got {_show(value)}",
+            parts,
+            _suggest(str(value), list(choices)),
+        )
+    low = meta.get("min")
+    if low is not None and value < low:
+        raise source.error(f"{spec.key}: must be >= {low}, got {value}", parts)
+    return value
+
+
+def _expected(spec: _Spec) -> str:
+    names = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+    text = names[spec.base]
+    if spec.meta.get("min") is not None:
+        text += f" >= {spec.meta['min']}"
+    if spec.optional:
+        text += " or null" + (" (auto)" if spec.meta.get("auto") else "")
+    return text
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return yaml.safe_dump(value).split("\n")[0]
+    if isinstance(value, str):
+        return repr(value)
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return f"{value!r} ({type(value).__name__})"
+
+
+def _suggest(word: str, candidates: list[str]) -> str | None:
+    match = difflib.get_close_matches(word, candidates, n=2, cutoff=0.6)
+    return _did_you_mean(match)
+
+
+def _did_you_mean(matches: list[str]) -> str | None:
+    if not matches:
+        return None
+    return "did you mean " + " or ".join(f"'{m}'" for m in matches) + "?"
+
+
+def _unknown_key_hint(key: str, cls: type) -> str:
+    """Did-you-mean for an unknown dotted key: same section first, then any leaf."""
+    schema = _schema(cls)
+    parent, _, leaf = key.rpartition(".")
+    siblings = {
+        k.rpartition(".")[2]: k for k in [*schema, "command"] if k.rpartition(".")[0] == parent
+    }
+    close = difflib.get_close_matches(leaf, list(siblings), n=1, cutoff=0.6)
+    if close:
+        return _did_you_mean([siblings[close[0]]])
+    leaves = sorted({k.rpartition(".")[2] for k in keys(cls)})
+    close = difflib.get_close_matches(leaf, leaves, n=1, cutoff=0.75)
+    if close:
+        return _did_you_mean([k for k in keys(cls) if k.rpartition(".")[2] == close[0]])
+    command = f"mfcli {cls.command} " if cls.command else "mfcli <command> "
+    return f"{command}--print-config lists every key"
+
+
+def _collect(cls, mapping, source, out, parts=(), prefix="") -> None:
+    """Flatten a (nested or dotted) mapping into ``out`` as checked values."""
+    schema = _schema(cls)
+    for raw, value in mapping.items():
+        here = (*parts, raw)
+        if not isinstance(raw, str):
+            raise source.error(f"keys must be strings, got {_show(raw)}", here)
+        key = prefix + raw
+        if key == "command":
+            _check_command(cls, value, source, here)
+            continue
+        spec = schema.get(key)
+        if spec is None:
+            raise source.error(f"unknown key '{key}'", here, _unknown_key_hint(key, cls))
+        if spec.base is None:
+            if value is None:  # an empty section
+                continue
+            if not isinstance(value, dict):
+                raise source.error(
+                    f"'{key}' is a section: expected a mapping, got {_show(value)}", here
+                )
+            _collect(cls, value, source, out, here, key + ".")
+            continue
+        if key in out:  # e.g. both 'model.rank:' and 'model: {rank: }'
+            raise source.error(f"key '{key}' given twice", here)
+        out[key] = _coerce(spec, value, source, here)
+
+
+def _check_command(cls, value, source: _Source, parts: tuple) -> None:
+    if not isinstance(value, str):
+        raise source.error(f"command: expected a string, got {_show(value)}", parts)
+    if cls.command and value != cls.command:
+        raise source.error(
+            f"this config is for 'mfcli {value}', not 'mfcli {cls.command}'",
+            parts,
+            f"run mfcli {value}, or remove the 'command' key",
+        )
+
+
+# ------------------------------------------------------------------- YAML
+def load_yaml(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a YAML config file (or the ``/config`` of a result ``.h5``) as a dict.
+
+    Only ``yaml.safe_load`` semantics: tags such as ``!!python/object`` are
+    refused. An empty file is an empty mapping.
+
+    Raises
+    ------
+    ConfigError
+        exit 2: missing file, invalid YAML (with the line), a top level that is
+        not a mapping, duplicate keys, or an ``.h5`` that is not an mfcli result.
+    """
+    return _load(path)[0]
+
+
+def _load(path: str | os.PathLike) -> tuple[dict[str, Any], _Source]:
+    path = os.fspath(path)
+    text, shown = _read_text(path)
+    source = _Source(shown)
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+        if node is not None:
+            _lines(node, (), source)
+    except yaml.YAMLError as exc:
+        raise _yaml_error(exc, source) from None
+    finally:
+        loader.dispose()
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise source.error(
+            f"expected a mapping of keys at the top, got {_show(data)}",
+            hint="write key: value pairs, e.g. model: {rank: 10}",
+        )
+    if path != shown:  # a replayed result never carries --force
+        output = data.get("output")
+        if isinstance(output, dict):
+            output.pop("force", None)
+    return data, source
+
+
+def _read_text(path: str) -> tuple[str, str]:
+    """The YAML text and the name errors show; ``.h5`` results give ``/config``."""
+    if not os.path.exists(path):
+        raise ConfigError("config file not found", path=path, hint="check the path")
+    if os.path.isdir(path):
+        raise ConfigError("config path is a directory", path=path)
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    except OSError as exc:
+        raise ConfigError(f"cannot read config: {exc.strerror or exc}", path=path) from None
+    if raw.startswith(_HDF5_MAGIC):
+        from mfcli.io.results import read_config_text
+
+        try:
+            return read_config_text(path), f"{path}:/config"
+        except MfcliError as exc:
+            raise ConfigError(exc.message, path=path, hint=exc.hint) from None
+    try:
+        return raw.decode("utf-8-sig"), path
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ConfigError("config is not UTF-8 text", path=path, line=line) from None
+
+
+def _lines(node, parts: tuple, source: _Source) -> None:
+    """Record the line of every mapping key and refuse duplicate keys."""
+    if not isinstance(node, yaml.MappingNode):
+        return
+    seen: set[str] = set()
+    for key_node, value_node in node.value:
+        if not isinstance(key_node, yaml.ScalarNode) or key_node.value == "<<":
+            continue
+        key = key_node.value
+        here = (*parts, key)
+        source.lines.setdefault(here, key_node.start_mark.line + 1)
+        if key in seen:
+            raise ConfigError(
+                f"duplicate key '{'.'.join(here)}'",
+                path=source.path,
+                line=key_node.start_mark.line + 1,
+            )
+        seen.add(key)
+        _lines(value_node, here, source)
+
+
+def _yaml_error(exc: yaml.YAMLError, source: _Source) -> ConfigError:
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    line = mark.line + 1 if mark is not None else None
+    problem = getattr(exc, "problem", None) or str(exc)
+    hint = None
+    if isinstance(exc, yaml.constructor.ConstructorError) and "tag" in problem:
+        tag = re.search(r"'([^']*)'", problem)
+        problem = f"YAML tag {tag.group(1) if tag else ''!r} is not allowed"
+        hint = "mfcli reads plain YAML only, without Python tags"
+    return ConfigError(f"invalid YAML: {problem}", path=source.path, line=line, hint=hint)
+
+
+def to_yaml(config: BaseConfig) -> str:
+    """The config as YAML that :func:`load_yaml` + :func:`resolve` read back equal.
+
+    Order is stable: ``command``, then sections and keys in declaration order.
+    """
+    import mfcli
+
+    name = config.command or "base"
+    header = f"# mfcli {mfcli.__version__} resolved config for '{name}'\n"
+    body = yaml.safe_dump(
+        config.to_dict(), sort_keys=False, default_flow_style=False, allow_unicode=True
+    )
+    return header + body
+
+
+# ---------------------------------------------------------------- resolve
+def parse_set_item(item: str, cls: type[BaseConfig]) -> tuple[str, Any]:
+    """``"model.rank=32"`` -> ``("model.rank", 32)``; values are YAML scalars.
+
+    String options take the text as written (so ``input.sep=|`` and
+    ``input.dataset=yes`` mean what they say) unless it is quoted or ``null``.
+    """
+    key, eq, raw = item.partition("=")
+    key = key.strip()
+    source = _Source(prefix=f"--set {item}: ")
+    if not eq or not key:
+        raise source.error("expected key=value", hint="e.g. --set model.rank=32")
+    spec = _schema(cls).get(key)
+    text = raw.strip()
+    if spec is not None and spec.base is str and not _quoted(text):
+        if text in ("", "~", "null", "Null", "NULL"):
+            return key, None
+        return key, raw
+    try:
+        return key, yaml.safe_load(text) if text else None
+    except yaml.YAMLError:
+        raise source.error(f"cannot parse the value {raw!r}", hint="quote it") from None
+
+
+def _quoted(text: str) -> bool:
+    return len(text) >= 2 and text[0] == text[-1] and text[0] in "'\""
+
+
+def resolve(
+    cls: type[C],
+    config_files: typing.Sequence[str | os.PathLike] = (),
+    set_items: typing.Sequence[str] = (),
+    explicit: typing.Mapping[str, Any] | None = None,
+) -> C:
+    """Merge every layer into one validated config of type ``cls``.
+
+    Parameters
+    ----------
+    cls : a config class (``BaseConfig`` or a registered subclass)
+    config_files : YAML files or result ``.h5`` files, later ones win
+    set_items : ``--set key=value`` strings, later ones win
+    explicit : only the CLI flags the user actually passed, by dotted key or
+        by CLI parameter name (``cls.FLAGS``); None values mean "not given"
+
+    Raises
+    ------
+    ConfigError
+        exit 2, naming the file and line, the ``--set`` item or the key.
+    """
+    flat: dict[str, Any] = {}
+    for path in config_files:
+        data, source = _load(path)
+        layer: dict[str, Any] = {}
+        _collect(cls, data, source, layer)
+        flat.update(layer)
+    for item in set_items:
+        key, value = parse_set_item(item, cls)
+        layer = {}
+        _collect(cls, {key: value}, _Source(prefix=f"--set {item}: "), layer)
+        flat.update(layer)
+    flags = {}
+    for name, value in (explicit or {}).items():
+        if value is not None:
+            flags[cls.FLAGS.get(name, name)] = value
+    layer = {}
+    _collect(cls, flags, _Source(prefix="command line: "), layer)
+    flat.update(layer)
+    config = _build(cls, flat)
+    check(config)
+    return config
+
+
+def _build(cls: type, flat: dict[str, Any], prefix: str = "") -> Any:
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        key = prefix + f.name
+        if f.metadata.get("section"):
+            kwargs[f.name] = _build(hints[f.name], flat, key + ".")
+        elif key in flat:
+            kwargs[f.name] = flat[key]
+    return cls(**kwargs)
+
+
+def check(config: BaseConfig) -> None:
+    """Validate every value of a config (also one built in Python) and cross-field rules."""
+    schema = _schema(type(config))
+    source = _Source()
+    for key, spec in schema.items():
+        if spec.base is not None:
+            _coerce(spec, config.get(key), source, ())
+    config.validate()
+
+
+def command_of(config_files: typing.Sequence[str | os.PathLike]) -> str | None:
+    """The ``command`` the config files name (the last one wins), for ``mfcli run``."""
+    command = None
+    for path in config_files:
+        data, source = _load(path)
+        if "command" in data:
+            _check_command(BaseConfig, data["command"], source, ("command",))
+            command = data["command"]
+    return command
