@@ -32,6 +32,7 @@ NUMERIC_CLASSES = {
     "double", "single", "logical", "sparse",
     "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64",
 }  # fmt: skip
+V5_MARK = b"MATLAB 5.0 MAT-file"
 V73_MARK = b"MATLAB 7.3 MAT-file"
 
 
@@ -99,6 +100,8 @@ def _load_v5(path: str, name: str | None) -> Variable:
     try:
         listing = scipy.io.whosmat(source)
     except Exception as exc:  # noqa: BLE001 - scipy raises many types for bad files
+        if head(path, 20).startswith(V5_MARK):
+            raise _corrupt(exc) from None
         raise InputDataError(
             f"not a readable MATLAB file ({_reason(exc)})",
             hint="check the file, or give its real format with --format",
@@ -118,10 +121,7 @@ def _load_v5(path: str, name: str | None) -> Variable:
     try:
         value = scipy.io.loadmat(source, variable_names=[chosen])[chosen]
     except Exception as exc:  # noqa: BLE001 - zlib, ValueError, MatReadError ...
-        raise InputDataError(
-            f"MATLAB file is corrupt or truncated ({_reason(exc)})",
-            hint="the file may be incomplete; copy or download it again",
-        ) from None
+        raise _corrupt(exc) from None
     meta = _meta("mat-v5", chosen, found, shapes, classes)
     var = Variable(chosen, tuple(value.shape), matlab_class=classes[chosen], meta=meta)
     if hasattr(value, "tocsc"):
@@ -176,6 +176,8 @@ def _load_v73_open(h5, name: str | None) -> Variable:
     if cls == "sparse" or "MATLAB_sparse" in obj.attrs:
         var.matlab_class = "sparse"
         var.csc = _v73_sparse(obj, shapes[chosen])
+    elif obj.attrs.get("MATLAB_empty", 0):  # the dataset holds the dims, not data
+        var.dense = np.zeros(shapes[chosen])
     else:
         var.dense = obj[()].T  # HDF5 keeps MATLAB's column-major order: dims reversed
         if var.dense.dtype.names:
@@ -259,6 +261,13 @@ def _check_real(var: Variable) -> None:
         raise InputDataError(f"variable {var.name} holds complex values", hint=_REAL_HINT)
     if values is not None and values.dtype.kind not in "biuf":
         raise InputDataError(f"variable {var.name} holds {values.dtype} values, not numbers")
+
+
+def _corrupt(exc: Exception) -> InputDataError:
+    return InputDataError(
+        f"MATLAB file is corrupt or truncated ({_reason(exc)})",
+        hint="the file may be incomplete; copy or download it again",
+    )
 
 
 def _reason(exc: Exception) -> str:
@@ -374,7 +383,7 @@ def _ids(column: np.ndarray, name: str, number: int):
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
             raise InputDataError(
-                f"variable {name}: column {number} holds {column[row]!r} at row {row + 1}, "
+                f"variable {name}: column {number} holds {float(column[row])!r} at row {row + 1}, "
                 "not an integer id",
                 hint="check --columns",
             )
