@@ -129,14 +129,24 @@ def open_file(path: str):
             target = io.BytesIO(read_bytes(path))
             h5 = h5py.File(target, "r")
         else:
-            # No file locking: it fails on some cluster file systems and we only read.
-            h5 = h5py.File(path, "r", locking=False)
+            h5 = _open_path(h5py, path)
     except OSError as exc:
         raise _open_error(path, exc) from None
     try:
         yield h5
     finally:
         h5.close()
+
+
+def _open_path(h5py, path: str):
+    try:
+        return h5py.File(path, "r")
+    except OSError as exc:
+        if "lock" not in str(exc).lower():
+            raise
+    # File locking fails on some cluster file systems, and when this process
+    # already holds the file open with other locking flags; we only read.
+    return h5py.File(path, "r", locking=False)
 
 
 def _open_error(path: str, exc: OSError) -> Exception:

@@ -625,6 +625,15 @@ def test_gzip_compressed_file(tmp_path):
     assert read(f"{packed}:/train/data").shape == (7, 3)
 
 
+@pytest.mark.parametrize("locking", [None, False])
+def test_file_already_open_in_this_process(tmp_path, locking):
+    path = tmp_path / "open.h5"
+    write_usps_like(path)
+    kwargs = {} if locking is None else {"locking": locking}
+    with h5py.File(path, "r", **kwargs):
+        assert read(f"{path}:/train/data").shape == (7, 3)
+
+
 def test_truncated_file(tmp_path):
     full = tmp_path / "full.h5"
     with h5py.File(full, "w") as f:
