@@ -233,17 +233,18 @@ def _choose_named(h5, name: str, layout: str | None) -> Choice:
             hint=f"matrices here: {listing}" if listing else "the file holds no 2-D matrix",
         )
     obj = h5[path]
-    if is_dataset(obj) or _is_sparse_group(obj):
-        return Choice(path, layout)
-    inner = [p for p in candidates(h5, layout, under=obj) if p != path]
-    if len(inner) == 1:
-        return Choice(inner[0], layout)
-    if not inner:
-        raise InputDataError(
-            f"{path} is a group without a matrix in it",
-            hint="name a 2-D dataset or a sparse group (data, indices, indptr)",
-        )
-    raise _several(h5, inner)
+    if not (is_dataset(obj) or _is_sparse_group(obj)):
+        inner = candidates(h5, layout, under=obj)
+        if not inner:
+            raise InputDataError(
+                f"{path} is a group without a matrix in it",
+                hint="name a 2-D dataset or a sparse group (data, indices, indptr)",
+            )
+        if len(inner) > 1:
+            raise _several(h5, inner)
+        path = inner[0]
+    others = [describe(h5, p) for p in candidates(h5, layout) if p != path]
+    return Choice(path, layout, others)
 
 
 def _only_candidate(h5, paths: list[str], layout: str | None) -> Choice:
@@ -312,7 +313,10 @@ def describe(h5, path: str) -> str:
     if is_dataset(obj):
         kind = f"dense {obj.dtype}" if obj.dtype.kind in NUMERIC_KINDS else str(obj.dtype)
     else:
-        kind = f"sparse {_sparse_kind(obj)}"
+        try:
+            kind = f"sparse {_sparse_kind(obj)}"
+        except InputDataError:  # unknown encoding: reported when it is read
+            kind = "sparse, unknown encoding"
     return f"{path} ({dims}, {kind})"
 
 

@@ -497,6 +497,14 @@ def test_result_file_factors(tmp_path):
     assert "/factors/singular_values is 1-D (2,), not a 2-D matrix" in text
 
 
+def test_unknown_encoding_in_a_candidate_listing(tmp_path):
+    path = tmp_path / "coo.h5"
+    with h5py.File(path, "w") as f:
+        write_sparse(f.create_group("a"), random_sparse(3, 3), attrs={"encoding-type": "coo"})
+        f["b"] = np.ones((2, 2))
+    assert "/a (3 x 3, sparse, unknown encoding)" in fails(path)
+
+
 def test_named_group_with_several_matrices(tmp_path):
     path = tmp_path / "model.h5"
     write_result(path)
@@ -528,7 +536,9 @@ def test_several_candidates_are_listed(tmp_path):
 def test_object_by_suffix_option_or_group(tmp_path):
     path = tmp_path / "usps.h5"
     write_usps_like(path)
-    assert read(f"{path}:/train/data").shape == (7, 3)
+    train = read(f"{path}:/train/data")
+    assert train.shape == (7, 3)
+    assert train.meta["candidates"] == ["/test/data (2 x 3, dense float32)"]
     assert read(path, dataset="test/data").shape == (2, 3)
     m = read(path, dataset="/train")  # a group holding one matrix
     assert m.meta["object"] == "/train/data"
