@@ -4,6 +4,8 @@ A variable is read as the matrix it is: sparse variables as CSR, numeric
 arrays as dense (v7.3 arrays are stored transposed and are transposed back).
 ``options.dataset`` (or ``file.mat:/name``) names the variable; otherwise the
 only 2-D numeric variable is read, and several give an error listing them.
+A plain HDF5 file with a ``.mat`` name (no MATLAB header) goes to the HDF5
+reader, untransposed.
 
 Rating tables such as Epinions/Ciao ``rating.mat`` (one row per rating:
 user, item, category, rating, ...) are dense tables to this reader. With
@@ -74,7 +76,10 @@ def read(path: str, options: ReadOptions) -> Matrix:
     UsageError
         ``columns`` that do not fit the table.
     """
-    if _is_v73(path):
+    start = head(path, 520)
+    if start.startswith(HDF5_MAGIC):  # plain HDF5 without MATLAB's header: not MATLAB-written
+        return hdf5.read(path, options)
+    if start.startswith(V73_MARK) or start[512:520] == HDF5_MAGIC:
         var = _load_v73(path, options.dataset)
     else:
         var = _load_v5(path, options.dataset)
@@ -85,11 +90,6 @@ def read(path: str, options: ReadOptions) -> Matrix:
     matrix.meta.update(var.meta)
     matrix.meta["matlab_class"] = var.matlab_class
     return matrix
-
-
-def _is_v73(path: str) -> bool:
-    start = head(path, 520)
-    return start.startswith(V73_MARK) or HDF5_MAGIC in (start[:8], start[512:520])
 
 
 # ------------------------------------------------------------------ v4 / v5

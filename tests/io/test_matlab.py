@@ -244,6 +244,29 @@ def test_v73_empty_variable_and_struct_field(tmp_path):
     assert "variable s is a MATLAB struct, not a numeric matrix" in fails(path, dataset="s")
 
 
+def test_plain_hdf5_named_mat_goes_to_the_hdf5_reader(tmp_path):
+    path = tmp_path / "plain.mat"
+    with h5py.File(path, "w") as f:
+        f["A"] = np.arange(6.0).reshape(2, 3)
+    m = read(path)
+    assert m.meta["layout"] == "dense-dataset" and m.shape == (2, 3)
+
+
+def test_v73_damaged_data(tmp_path):
+    path = tmp_path / "damaged.mat"
+    with h5py.File(path, "w", userblock_size=512) as f:
+        values = np.random.default_rng(3).random((300, 400))
+        ds = f.create_dataset("M", data=values, chunks=(50, 50), compression="gzip")
+        ds.attrs["MATLAB_class"] = np.bytes_(b"double")
+    raw = bytearray(path.read_bytes())
+    raw[:19] = b"MATLAB 7.3 MAT-file"
+    middle = len(raw) // 2
+    raw[middle : middle + 4000] = bytes(4000)
+    path.write_bytes(bytes(raw))
+    text = fails(path)
+    assert text.startswith(f"error: {path}: MATLAB 7.3 file is corrupt or truncated (")
+
+
 def test_v73_truncated(tmp_path):
     full = write_v73(tmp_path / "full.mat", M=np.random.default_rng(0).random((100, 100)))
     cut = tmp_path / "cut.mat"
