@@ -361,10 +361,12 @@ def dense_matrix(ds, options: ReadOptions, *, transpose: bool = False) -> Matrix
 
 
 def _check_dense(ds) -> None:
+    import h5py
+
     name, shape, kind = ds.name, tuple(ds.shape), ds.dtype.kind
-    if kind in "SUO":
+    if kind in "SU" or h5py.check_string_dtype(ds.dtype) is not None:
         raise InputDataError(f"{name} holds strings, not numbers", hint="name a numeric dataset")
-    if kind == "V":
+    if kind == "V" and ds.dtype.names:
         raise InputDataError(
             f"{name} is a table (compound type), not a matrix", hint="name a numeric 2-D dataset"
         )

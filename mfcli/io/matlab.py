@@ -387,8 +387,6 @@ def _ids(column: np.ndarray, name: str, number: int):
                 "not an integer id",
                 hint="check --columns",
             )
-    if column.dtype.kind not in "biuf":
-        raise InputDataError(f"variable {name}: column {number} is not numeric")
     ids, inverse = np.unique(column.astype(np.int64), return_inverse=True)
     return ids, inverse.ravel()
 

@@ -617,6 +617,19 @@ def test_named_dataset_that_is_not_a_matrix(tmp_path, value, message):
     assert message in fails(path, dataset="/x")
 
 
+@pytest.mark.parametrize("kind", ["opaque", "reference"])
+def test_named_dataset_of_unsupported_type(tmp_path, kind):
+    path = tmp_path / "odd.h5"
+    with h5py.File(path, "w") as f:
+        f["target"] = np.ones((2, 2))
+        if kind == "opaque":
+            f["x"] = np.zeros((2, 2), dtype="V4")
+        else:
+            f.create_dataset("x", shape=(2, 2), dtype=h5py.ref_dtype)
+    text = fails(path, dataset="x")
+    assert "/x has unsupported type" in text
+
+
 def test_enum_dataset_reads_as_integers(tmp_path):
     path = tmp_path / "enum.h5"
     with h5py.File(path, "w") as f:
@@ -642,6 +655,17 @@ def test_file_already_open_in_this_process(tmp_path, locking):
     kwargs = {} if locking is None else {"locking": locking}
     with h5py.File(path, "r", **kwargs):
         assert read(f"{path}:/train/data").shape == (7, 3)
+
+
+def test_open_failure_after_the_checks(tmp_path, monkeypatch):
+    path = tmp_path / "a.h5"
+    write_usps_like(path)
+
+    def broken_open(*args, **kwargs):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(reader, "open", broken_open, raising=False)
+    assert fails(path, cls=InputMissingError) == f"error: {path}: cannot read: Input/output error"
 
 
 def test_truncated_file(tmp_path):

@@ -244,6 +244,17 @@ def test_v73_empty_variable_and_struct_field(tmp_path):
     assert "variable s is a MATLAB struct, not a numeric matrix" in fails(path, dataset="s")
 
 
+def test_v73_complex_sparse_and_string_payload(tmp_path):
+    path = write_v73(tmp_path / "c.mat", S=sp.eye(3, format="csc"), M=np.ones((2, 2)))
+    with h5py.File(path, "a") as f:
+        del f["S/data"]
+        f["S/data"] = np.zeros(3, dtype=[("real", "f8"), ("imag", "f8")])
+        f.create_dataset("T", data=np.array([[b"ab", b"cd"]]))
+        f["T"].attrs["MATLAB_class"] = np.bytes_(b"double")
+    assert "variable S holds complex values (mfcli reads real matrices)" in fails(path, dataset="S")
+    assert "variable T holds |S2 values, not numbers" in fails(path, dataset="T")
+
+
 def test_plain_hdf5_named_mat_goes_to_the_hdf5_reader(tmp_path):
     path = tmp_path / "plain.mat"
     with h5py.File(path, "w") as f:
