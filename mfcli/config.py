@@ -225,18 +225,26 @@ def _schema(cls: type) -> dict[str, _Spec]:
     out: dict[str, _Spec] = {}
 
     def walk(c: type, prefix: str) -> None:
-        hints = typing.get_type_hints(c)
         for f in dataclasses.fields(c):
             key = prefix + f.name
             if f.metadata.get("section"):
                 out[key] = _Spec(key, None)
-                walk(hints[f.name], key + ".")
+                walk(f.default_factory, key + ".")
                 continue
-            base, optional = _unwrap(hints[f.name], key)
+            base, optional = _unwrap(_leaf_type(c, f), key)
             out[key] = _Spec(key, base, optional, f.metadata)
 
     walk(cls, "")
     return out
+
+
+def _leaf_type(cls: type, f: dataclasses.Field) -> Any:
+    # Leaf annotations are builtins (``int``, ``str | None``), so they evaluate
+    # anywhere; sections are found by their default_factory, which also works
+    # for classes defined inside functions.
+    if isinstance(f.type, str):
+        return eval(f.type, {"__builtins__": __builtins__}, {})
+    return f.type
 
 
 def _unwrap(hint: Any, key: str) -> tuple[type, bool]:
@@ -597,12 +605,11 @@ def resolve(
 
 
 def _build(cls: type, flat: dict[str, Any], prefix: str = "") -> Any:
-    hints = typing.get_type_hints(cls)
     kwargs = {}
     for f in dataclasses.fields(cls):
         key = prefix + f.name
         if f.metadata.get("section"):
-            kwargs[f.name] = _build(hints[f.name], flat, key + ".")
+            kwargs[f.name] = _build(f.default_factory, flat, key + ".")
         elif key in flat:
             kwargs[f.name] = flat[key]
     return cls(**kwargs)
