@@ -233,6 +233,9 @@ def _choose_named(h5, name: str, layout: str | None) -> Choice:
             hint=f"matrices here: {listing}" if listing else "the file holds no 2-D matrix",
         )
     obj = h5[path]
+    if layout == "anndata" and not is_dataset(obj) and "X" in obj and _is_matrix(obj["X"]):
+        obj = obj["X"]  # /raw names raw/X
+        path = obj.name
     if not (is_dataset(obj) or _is_sparse_group(obj)):
         inner = candidates(h5, layout, under=obj)
         if not inner:

@@ -339,6 +339,7 @@ def test_anndata_layers_and_raw(tmp_path):
     assert_same(r, raw)
     assert list(r.col_labels) == [f"rgene{i}" for i in range(5)]
     assert r.row_labels[5] == "cell5"
+    assert read(path, dataset="raw").meta["object"] == "/raw/X"
     pca = read(path, dataset="/obsm/X_pca")  # readable when named, without labels
     assert pca.shape == (6, 2) and pca.row_labels is None
 
