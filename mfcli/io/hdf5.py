@@ -6,7 +6,14 @@ Which object is read
     Without a name the file's conventional matrix is read: ``X`` for AnnData,
     ``/matrix`` for 10x v3 and Visium, the only genome group for 10x v2,
     ``/train`` for mfcli result files. Otherwise the file must hold exactly
-    one matrix; several give an error listing them with their shapes.
+    one matrix (n x 1 columns count only when nothing wider exists); several
+    give an error listing them with their shapes.
+
+Labels
+    AnnData obs/var names (``raw/var`` for ``raw/X``), 10x features and
+    barcodes, mfcli ``/labels/row`` and ``/labels/col`` (also as the row
+    labels of ``/factors/row`` and ``/factors/col``). A list whose length does
+    not match is dropped with a note in ``meta["warnings"]``.
 
 Orientation
     Matrices are kept as stored. 10x files store features x barcodes (CSC), so
