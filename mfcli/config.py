@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import functools
+import math
 import os
 import re
 import types
@@ -231,14 +232,14 @@ def _schema(cls: type) -> dict[str, _Spec]:
                 out[key] = _Spec(key, None)
                 walk(f.default_factory, key + ".")
                 continue
-            base, optional = _unwrap(_leaf_type(c, f), key)
+            base, optional = _unwrap(_leaf_type(f), key)
             out[key] = _Spec(key, base, optional, f.metadata)
 
     walk(cls, "")
     return out
 
 
-def _leaf_type(cls: type, f: dataclasses.Field) -> Any:
+def _leaf_type(f: dataclasses.Field) -> Any:
     # Leaf annotations are builtins (``int``, ``str | None``), so they evaluate
     # anywhere; sections are found by their default_factory, which also works
     # for classes defined inside functions.
@@ -317,6 +318,8 @@ def _coerce(spec: _Spec, value: Any, source: _Source, parts: tuple) -> Any:
             parts,
             _suggest(str(value), list(choices)),
         )
+    if base is float and math.isnan(value):
+        raise source.error(f"{spec.key}: expected {_expected(spec)}, got nan", parts)
     low = meta.get("min")
     if low is not None and value < low:
         raise source.error(f"{spec.key}: must be >= {low}, got {value}", parts)
@@ -433,7 +436,7 @@ def load_yaml(path: str | os.PathLike) -> dict[str, Any]:
 
 def _load(path: str | os.PathLike) -> tuple[dict[str, Any], _Source]:
     path = os.fspath(path)
-    text, shown = _read_text(path)
+    text, shown, replay = _read_text(path)
     source = _Source(shown)
     loader = yaml.SafeLoader(text)
     try:
@@ -452,15 +455,15 @@ def _load(path: str | os.PathLike) -> tuple[dict[str, Any], _Source]:
             f"expected a mapping of keys at the top, got {_show(data)}",
             hint="write key: value pairs, e.g. model: {rank: 10}",
         )
-    if path != shown:  # a replayed result never carries --force
-        output = data.get("output")
-        if isinstance(output, dict):
-            output.pop("force", None)
+    if replay:  # a replayed result never carries --force
+        data.pop("output.force", None)
+        if isinstance(data.get("output"), dict):
+            data["output"].pop("force", None)
     return data, source
 
 
-def _read_text(path: str) -> tuple[str, str]:
-    """The YAML text and the name errors show; ``.h5`` results give ``/config``."""
+def _read_text(path: str) -> tuple[str, str, bool]:
+    """YAML text, the name errors show, and whether it came from a result ``.h5``."""
     if not os.path.exists(path):
         raise ConfigError("config file not found", path=path, hint="check the path")
     if os.path.isdir(path):
@@ -474,11 +477,11 @@ def _read_text(path: str) -> tuple[str, str]:
         from mfcli.io.results import read_config_text
 
         try:
-            return read_config_text(path), f"{path}:/config"
+            return read_config_text(path), f"{path}:/config", True
         except MfcliError as exc:
             raise ConfigError(exc.message, path=path, hint=exc.hint) from None
     try:
-        return raw.decode("utf-8-sig"), path
+        return raw.decode("utf-8-sig"), path, False
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise ConfigError("config is not UTF-8 text", path=path, line=line) from None

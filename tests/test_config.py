@@ -270,6 +270,7 @@ def test_yaml_floats_without_a_dot_are_numbers(tmp_path):
     assert "model.tol: expected a number >= 0.0, got 'small'" in (
         error_of(TolConfig, [], ["model.tol=small"]).message
     )
+    assert "got nan" in error_of(TolConfig, [], ["model.tol=.nan"]).message
     assert resolve(TolConfig, [write(tmp_path, to_yaml(c), "rt.yaml")]) == c
 
 

@@ -183,7 +183,7 @@ def _publish(tmp: str, path: str, force: bool) -> None:
 def _write_file(result: Result, path: str) -> None:
     import h5py
 
-    fid = h5py.h5f.create(path.encode(), h5py.h5f.ACC_TRUNC, fapl=_fapl(), fcpl=_fcpl())
+    fid = h5py.h5f.create(os.fsencode(path), h5py.h5f.ACC_TRUNC, fapl=_fapl(), fcpl=_fcpl())
     with h5py.File(fid) as f:
         _write_root_attrs(f, result)
         _write_config(f, result.config_yaml)
