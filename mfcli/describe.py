@@ -68,7 +68,18 @@ def describe_file(path: str, options: ReadOptions | None = None) -> dict[str, An
         summary = summarize_result(base)
         summary.update({"path": path, "kind": "result"})
         return _plain(summary)
-    matrix = read_matrix(path, options)
+    from mfcli.errors import AmbiguousInputError
+
+    try:
+        matrix = read_matrix(path, options)
+    except AmbiguousInputError as exc:
+        # Describing a container is info's job; only reading it needs a name.
+        return {
+            "path": path,
+            "kind": "container",
+            "objects": exc.candidates,
+            "hint": f"name one as {base}:/path or with --dataset to read it",
+        }
     info = describe_matrix(matrix)
     return {"path": path, **info}
 

@@ -97,6 +97,18 @@ class UnsupportedFormatError(InputDataError):
     """The input is in a format mfcli does not read (exit 65)."""
 
 
+class AmbiguousInputError(InputDataError):
+    """The file holds several matrices and none was named (exit 65).
+
+    ``candidates`` lists them (``/path (m x n, kind)``) so ``info`` can show the
+    file's contents instead of failing.
+    """
+
+    def __init__(self, message: str, *, candidates: list[str], **kwargs) -> None:
+        super().__init__(message, **kwargs)
+        self.candidates = list(candidates)
+
+
 class InputMissingError(MfcliError):
     """The input does not exist or cannot be read (exit 66)."""
 

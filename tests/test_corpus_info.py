@@ -114,14 +114,26 @@ def test_hdf5_object_paths_match_h5py(corpus):
             assert report["nnz"] == int(np.count_nonzero(data))
 
 
-def test_ambiguous_hdf5_lists_candidates(corpus):
-    from tests.cli.helpers import invoke
+def test_container_files_list_their_matrices(corpus):
+    report = _describe(corpus / "hdf5" / "usps.h5")
+    assert report["kind"] == "container"
+    assert report["objects"] == [
+        "/test/data (2007 x 256, dense float32)",
+        "/train/data (7291 x 256, dense float32)",
+    ]
+    report = _describe(corpus / "ratings/douban_monti/training_test_dataset.mat")
+    assert report["kind"] == "container"
+    assert any(obj.startswith("M (3000 x 3000") for obj in report["objects"])
 
-    result = invoke("info", str(corpus / "hdf5" / "usps.h5"))
-    if result.exit_code == 0:  # a reader may pick a documented default
-        return
-    assert result.exit_code == 65
-    assert "/train/data" in result.stderr and "/test/data" in result.stderr
+
+def test_reading_a_container_without_a_name_exits_65(corpus, tmp_path):
+    from mfcli.errors import AmbiguousInputError
+    from mfcli.io import read_matrix
+
+    with pytest.raises(AmbiguousInputError) as caught:
+        read_matrix(str(corpus / "hdf5" / "usps.h5"))
+    assert caught.value.exit_code == 65
+    assert "2 matrices in this file: /test/data" in str(caught.value)
 
 
 # ------------------------------------------------------------------------ text

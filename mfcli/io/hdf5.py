@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mfcli.data import Matrix
-from mfcli.errors import InputDataError, InputMissingError
+from mfcli.errors import AmbiguousInputError, InputDataError, InputMissingError
 from mfcli.io.labels import as_label_array
 from mfcli.io.options import ReadOptions
 from mfcli.io.source import BZ2_MAGIC, GZIP_MAGIC, HDF5_MAGIC, check_readable, read_bytes
@@ -275,9 +275,14 @@ def _only_candidate(h5, paths: list[str], layout: str | None) -> Choice:
 
 
 def _several(h5, paths: list[str]) -> InputDataError:
-    listing = ", ".join(describe(h5, p) for p in paths[:12])
+    described = [describe(h5, p) for p in paths]
+    listing = ", ".join(described[:12])
     more = f" and {len(paths) - 12} more" if len(paths) > 12 else ""
-    return InputDataError(f"{len(paths)} matrices in this file: {listing}{more}", hint=NAME_HINT)
+    return AmbiguousInputError(
+        f"{len(paths)} matrices in this file: {listing}{more}",
+        hint=NAME_HINT,
+        candidates=described,
+    )
 
 
 def candidates(h5, layout: str | None, under=None) -> list[str]:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mfcli.data import Matrix
-from mfcli.errors import InputDataError, UsageError
+from mfcli.errors import AmbiguousInputError, InputDataError, UsageError
 from mfcli.io import hdf5
 from mfcli.io.options import ReadOptions
 from mfcli.io.source import BZ2_MAGIC, GZIP_MAGIC, HDF5_MAGIC, head, read_bytes
@@ -230,8 +230,12 @@ def _pick(name, found, shapes, classes) -> str:
             f"no numeric 2-D variable in this file (found: {listing})",
             hint="mfcli reads numeric and sparse MATLAB matrices",
         )
-    listing = ", ".join(_describe(n, shapes, classes) for n in pool)
-    raise InputDataError(f"{len(pool)} matrices in this file: {listing}", hint=NAME_HINT)
+    described = [_describe(n, shapes, classes) for n in pool]
+    raise AmbiguousInputError(
+        f"{len(pool)} matrices in this file: {', '.join(described)}",
+        hint=NAME_HINT,
+        candidates=described,
+    )
 
 
 def _describe(name, shapes, classes) -> str:
