@@ -92,7 +92,7 @@ def output_format(path: str, format: str = "auto") -> str:
         if format is None:
             raise UsageError(
                 f"cannot tell the output format from the name {os.path.basename(path)!r}",
-                hint="end it in .csv, .tsv, .mtx or .h5 (optionally .gz), or give --format",
+                hint="end it in .csv, .tsv, .mtx or .h5 (.gz, .bz2 compress), or give --format",
             )
     if format == "h5" and compressed:
         raise UsageError(
