@@ -45,6 +45,8 @@ __all__ = [
     "FILLER",
 ]
 
+#: Uniform draws per call of the pair sampler (bounds its scratch memory).
+UNIFORM_CHUNK = 1 << 22
 #: 2001-01-01T00:00:00Z, the default start of rating timestamps.
 DEFAULT_START = 978_307_200
 DAY = 86_400
@@ -262,7 +264,7 @@ def distinct_pairs(
     indices = np.empty(nnz, dtype=np.int32)
     seen = np.zeros(n_cols, dtype=np.int64)
     # A chunk must hold the worst single row (rejections + uniform fill).
-    chunk = max(1 << 22, 4 * int(degrees.max(initial=0)) + 64)
+    chunk = max(UNIFORM_CHUNK, 4 * int(degrees.max(initial=0)) + 64)
     row, out_pos, stamp = 0, 0, 0
     while row < degrees.shape[0]:
         uniforms = rng.random(min(chunk, 4 * (nnz - out_pos) + 64))
