@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 
 from mfcli.data import Matrix
-from mfcli.errors import InputDataError
+from mfcli.errors import AmbiguousInputError, InputDataError
 from mfcli.io.labels import as_label_array
 from mfcli.io.options import ReadOptions
 from mfcli.io.source import display_name, read_bytes
@@ -670,8 +670,12 @@ def choose(objects: list[tuple[str, Any]], options: ReadOptions) -> tuple[str, A
     if len(found) == 1:
         return found[0]
     if found:
-        names = ", ".join(f"{n} ({describe(o)})" for n, o in found[:12])
-        raise InputDataError(f"{len(found)} matrices in this R file: {names}", hint=NAME_HINT)
+        described = [f"{n} ({describe(o)})" for n, o in found]
+        raise AmbiguousInputError(
+            f"{len(found)} matrices in this R file: {', '.join(described[:12])}",
+            hint=NAME_HINT,
+            candidates=described,
+        )
     near = [(n, o) for n, o in objects if matrix_kind(o) is not None]
     if len(near) == 1:
         return near[0]  # converting it explains why it cannot be read
