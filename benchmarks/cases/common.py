@@ -1,0 +1,53 @@
+"""Helpers shared by cases: result facts and the usual targets."""
+
+from __future__ import annotations
+
+from benchmarks.harness import Measurement, Target
+
+MIB = 1024 * 1024
+
+
+def matrix_facts(matrix) -> dict:
+    """nnz, shape and the bytes of the arrays a reader hands back."""
+    parts = {}
+    for name in ("indptr", "indices", "data", "timestamps", "row_labels", "col_labels"):
+        array = getattr(matrix, name, None)
+        if array is not None:
+            parts[name] = int(array.nbytes)
+    return {
+        "shape": list(matrix.shape),
+        "nnz": int(matrix.nnz),
+        "final_bytes": sum(parts.values()),
+        "final_parts": parts,
+        "dtypes": {k: str(getattr(matrix, k).dtype) for k in parts},
+    }
+
+
+def time_target(tool: str, peer: str, at_most: float) -> Target:
+    """``tool``'s time is at most ``at_most`` times ``peer``'s."""
+
+    def check(results: dict[str, Measurement]):
+        a, b = results.get(tool), results.get(peer)
+        if a is None or b is None or not (a.ok and b.ok):
+            return None, "not measured"
+        ratio = a.seconds / b.seconds
+        return ratio <= at_most, f"{ratio:.2f}x ({a.seconds:.3f} s vs {b.seconds:.3f} s)"
+
+    return Target(f"{tool} time <= {at_most:g}x {peer}", check)
+
+
+def memory_target(tool: str, at_most: float) -> Target:
+    """Peak RSS above the post-import baseline <= ``at_most`` x the final arrays."""
+
+    def check(results: dict[str, Measurement]):
+        m = results.get(tool)
+        if m is None or not m.ok or m.rss_above_base is None or "final_bytes" not in m.info:
+            return None, "not measured"
+        final = m.info["final_bytes"]
+        ratio = m.rss_above_base / final
+        return ratio <= at_most, (
+            f"{ratio:.2f}x ({m.rss_above_base / MIB:.0f} MiB above the "
+            f"{m.base_rss / MIB:.0f} MiB baseline; final arrays {final / MIB:.0f} MiB)"
+        )
+
+    return Target(f"{tool} peak RSS <= {at_most:g}x the final arrays", check)

@@ -1,0 +1,82 @@
+"""The child side of a function tool: ``python -m benchmarks.child SPEC_JSON``.
+
+SPEC holds ``func`` and ``setup`` (``module:function``), ``args``, ``warm``
+and ``result`` (where to write the JSON result).
+"""
+
+from __future__ import annotations
+
+import gc
+import importlib
+import json
+import resource
+import sys
+import time
+
+
+def _resolve(name: str):
+    module, _, func = name.partition(":")
+    return getattr(importlib.import_module(module), func)
+
+
+def _status(field: str) -> int | None:
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def current_rss() -> int:
+    """Resident bytes right now."""
+    return _status("VmRSS") or peak_rss()
+
+
+def peak_rss() -> int:
+    """This process's high-water mark.
+
+    VmHWM belongs to this process's own address space; ``ru_maxrss`` also
+    counts the parent's size at fork (Linux), so it is only the fallback.
+    """
+    hwm = _status("VmHWM")
+    if hwm is not None:
+        return hwm
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak if sys.platform == "darwin" else peak * 1024)
+
+
+def main(argv: list[str]) -> int:
+    spec = json.loads(argv[1])
+    args = spec["args"]
+    if spec.get("setup"):
+        _resolve(spec["setup"])(args)
+    func = _resolve(spec["func"])
+    gc.collect()
+    base = current_rss()
+    start = time.perf_counter()
+    info = func(args)
+    seconds = time.perf_counter() - start
+    peak = peak_rss()
+    warm = None
+    if spec.get("warm"):
+        gc.collect()
+        start = time.perf_counter()
+        func(args)
+        warm = time.perf_counter() - start
+    result = {
+        "seconds": seconds,
+        "warm_seconds": warm,
+        "base_rss": base,
+        "peak_rss": peak,
+        "info": info if isinstance(info, dict) else {},
+    }
+    with open(spec["result"], "w") as fh:
+        json.dump(result, fh)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
