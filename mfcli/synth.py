@@ -318,6 +318,9 @@ def _pattern(n_rows, n_cols, nnz, row_exponent, col_exponent, min_degree, rng):
     col_p = zipf_probabilities(n_cols, col_exponent, rng)
     if min_degree is None:
         min_degree = _auto_min_degree(n_rows, nnz, n_cols)
+    if int(min_degree) != min_degree or min_degree < 0:
+        raise UsageError(f"minimum entries per row must be an integer >= 0, got {min_degree}")
+    min_degree = int(min_degree)
     if min_degree * n_rows > nnz or min_degree > n_cols:
         raise UsageError(
             f"a minimum of {min_degree} entries per row needs {min_degree * n_rows} entries "

@@ -258,6 +258,7 @@ def test_docterm_is_deterministic():
         (lambda: synth.ratings(10, 10, 50, user_exponent=-1), "user exponent must be"),
         (lambda: synth.ratings(10, 10, 50, item_exponent=np.nan), "item exponent must be"),
         (lambda: synth.ratings(10, 10, 50, min_per_user=6), "a minimum of 6 entries per row"),
+        (lambda: synth.ratings(10, 10, 50, min_per_user=-1), "minimum entries per row must be"),
         (lambda: synth.implicit(10, 10, 200), "200 interactions do not fit"),
         (lambda: synth.implicit(10, 10, 20, distribution="zipf"), "unknown count distribution"),
         (lambda: synth.implicit(10, 10, 20, mean_count=1), "mean count must be > 1"),
