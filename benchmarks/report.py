@@ -79,6 +79,8 @@ def scenario_section(scenario: Scenario, results: dict[str, Measurement], data: 
         ratio = "—"
         if m.tool.peer and mfcli is not None and mfcli.ok:
             ratio = _ratio(mfcli.seconds, m.seconds)
+            if mfcli.warm_seconds and m.warm_seconds:
+                ratio += f" (warm {_ratio(mfcli.warm_seconds, m.warm_seconds)})"
         lines.append(
             f"| {name} | {_s(m.seconds)} | {_s(m.warm_seconds)} | {ratio} | {_mib(m.peak_rss)} | "
             f"{_mib(m.rss_above_base)} | {_s(m.process_seconds)} | {m.tool.note} |"
