@@ -87,3 +87,19 @@ def _h5_content(path: Path) -> dict:
 @pytest.mark.parametrize("name", _outputs(_commands()))
 def test_readme_describes_every_file(name):
     assert f"`{name}`" in (SAMPLE / "README.md").read_text()
+
+
+def test_python_sample_commands_equal_make_sh():
+    from mfcli.sample import COMMANDS
+
+    stripped = [[w for w in c if w not in ("--force", "-q")] for c in _commands()]
+    assert [list(c) for c in COMMANDS] == stripped
+
+
+def test_demo_regenerates_sample_data_outside_a_checkout(tmp_path):
+    from mfcli.sample import make_sample_data
+
+    written = make_sample_data(tmp_path)
+    for path in written:
+        if path.suffix != ".h5":
+            assert path.read_bytes() == (SAMPLE / path.name).read_bytes()
