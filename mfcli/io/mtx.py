@@ -1,0 +1,406 @@
+"""Matrix Market reader.
+
+Reads ``coordinate`` (sparse) and ``array`` (dense, column-major in the file)
+files with ``real``, ``integer`` or ``pattern`` values and ``general``,
+``symmetric``, ``skew-symmetric`` or ``hermitian`` storage, plain or compressed
+(gzip, bzip2) or from stdin. Banner and tokens are case-insensitive; ``%``
+lines, including ``%%GraphBLAS ...`` lines, are comments anywhere; blank and
+comment lines inside the data section are skipped.
+
+Decisions (what other readers disagree on):
+
+- ``complex`` values are refused ("complex values are not supported").
+- ``vector`` objects are read as n x 1 matrices (``meta["object"] == "vector"``).
+- ``hermitian`` with a real, integer or pattern field is symmetric (noted in meta).
+- An ``integer`` banner whose values are not all integers (``1.5``, ``inf``) is
+  read as real, with a note in ``meta["notes"]``; an integer literal outside
+  int64 is an error. ``double`` is accepted as a synonym of ``real``.
+- A finite literal beyond the double range (``1E9999``) is an error, not inf;
+  the literals ``inf`` and ``nan`` are read as such (validation before a fit
+  refuses them).
+- Symmetric storage is expanded: each off-diagonal entry is mirrored (negated
+  for skew-symmetric), the diagonal is not duplicated, and a skew-symmetric
+  diagonal must be zero.
+- Duplicate coordinates are summed unless ``--duplicates`` says otherwise;
+  ``error`` names the file line of the first duplicate.
+- Sizes are never trusted for allocation: entries are counted in the file
+  before anything is allocated (a size line declaring billions of entries in a
+  small file fails as truncated after a scan of what is there), and dimensions
+  implausibly large for the file (row pointers bigger than 64 bytes per file
+  byte, and over 2**26) are refused.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mfcli.data import Matrix
+from mfcli.errors import InputDataError, MfcliError
+from mfcli.io import textscan as ts
+from mfcli.io.options import ReadOptions
+from mfcli.io.source import display_name, read_bytes
+
+OBJECTS = ("matrix", "vector")
+FORMATS = ("coordinate", "array")
+FIELDS = ("real", "integer", "pattern", "complex")
+FIELD_SYNONYMS = {"double": "real"}
+SYMMETRIES = ("general", "symmetric", "skew-symmetric", "hermitian")
+DIALECT = ts.Dialect(sep=None, comments=("%",), skip_blank=True)
+INT64_MAX = np.iinfo(np.int64).max
+# A dimension may be large (empty rows are legal) but not absurd for the file:
+# the row pointer alone would need 8 bytes per row.
+MIN_DIM_LIMIT = 1 << 26
+DIM_PER_BYTE = 64
+
+
+class _Header:
+    """What the banner and size line say, and where the data starts."""
+
+    def __init__(
+        self,
+        banner_line,
+        obj,
+        fmt,
+        field,
+        symmetry,
+        size,
+        size_line,
+        data_start,
+        data_line,
+        comments,
+    ):
+        self.banner_line = banner_line
+        self.object = obj
+        self.format = fmt
+        self.field = field
+        self.symmetry = symmetry
+        self.size = size
+        self.size_line = size_line
+        self.data_start = data_start
+        self.data_line = data_line
+        self.comments = comments
+
+
+def read(path: str, options: ReadOptions) -> Matrix:
+    """Read a Matrix Market file into a :class:`~mfcli.data.Matrix`.
+
+    Parameters
+    ----------
+    path : file path (``.gz``/``.bz2`` decompressed transparently) or ``-``
+    options : ``duplicates`` (default ``sum``) and ``dtype`` are used
+
+    Returns
+    -------
+    Matrix : CSR for coordinate files, dense for array files; ``meta`` holds
+        object, format, field, symmetry, declared_nnz, stored_entries, comments
+        and notes.
+
+    Raises
+    ------
+    InputDataError : malformed content (exit 65), with the line number when known
+    InputMissingError : unreadable file (exit 66)
+    """
+    try:
+        data = read_bytes(path)
+        return _read_bytes(data, options)
+    except MfcliError as exc:
+        raise exc.located(display_name(path)) from None
+
+
+def _read_bytes(data: bytes, options: ReadOptions) -> Matrix:
+    head = _parse_header(data)
+    notes = []
+    field = head.field
+    symmetry = head.symmetry
+    if field == "complex":
+        raise InputDataError(
+            "complex values are not supported",
+            line=head.banner_line,
+            hint="convert the matrix to real values (e.g. magnitudes) first",
+        )
+    if symmetry == "hermitian":
+        symmetry = "symmetric"
+        notes.append("hermitian storage of a real matrix read as symmetric")
+    if field == "pattern" and head.format == "array":
+        raise InputDataError("pattern values need coordinate format", line=head.banner_line)
+    if field == "pattern" and symmetry == "skew-symmetric":
+        raise InputDataError("a pattern matrix cannot be skew-symmetric", line=head.banner_line)
+    if head.object == "vector" and symmetry != "general":
+        raise InputDataError(f"a vector cannot be {symmetry}", line=head.banner_line)
+    n_rows, n_cols = head.size[0], head.size[1]
+    if symmetry != "general" and n_rows != n_cols:
+        raise InputDataError(
+            f"a {symmetry} matrix must be square, the size line says {n_rows} x {n_cols}",
+            line=head.size_line,
+        )
+    _check_dims(n_rows, n_cols, len(data), head.size_line)
+    dtype = np.dtype(options.dtype)
+    meta = {
+        "object": head.object,
+        "mtx_format": head.format,
+        "field": head.field,
+        "symmetry": head.symmetry,
+        "comments": head.comments,
+        "notes": notes,
+    }
+    if head.format == "coordinate":
+        return _read_coordinate(data, head, symmetry, options, dtype, meta)
+    return _read_array(data, head, symmetry, dtype, meta)
+
+
+# ------------------------------------------------------------------ header
+def _parse_header(data: bytes) -> _Header:
+    pos = 3 if data.startswith(b"\xef\xbb\xbf") else 0
+    line = 0
+    banner = None
+    comments = 0
+    n = len(data)
+    while pos < n:
+        nl = data.find(b"\n", pos)
+        end = n if nl < 0 else nl
+        text = data[pos:end].strip()
+        line += 1
+        pos = end + 1
+        if banner is None:
+            if not text:
+                continue
+            banner = (line, _parse_banner(text, line))
+        elif not text:
+            continue
+        elif text.startswith(b"%"):
+            comments += 1
+        else:
+            obj, fmt, field, symmetry = banner[1]
+            size = _parse_size(text, line, obj, fmt)
+            return _Header(
+                banner[0], obj, fmt, field, symmetry, size, line, min(pos, n), line + 1, comments
+            )
+    if banner is None:
+        raise InputDataError("empty file: no Matrix Market banner", line=None)
+    raise InputDataError("missing size line after the banner", line=line + 1)
+
+
+def _parse_banner(text: bytes, line: int) -> tuple[str, str, str, str]:
+    words = text.decode("ascii", errors="replace").lower().split()
+    if not words or words[0] not in ("%%matrixmarket", "%matrixmarket"):
+        raise InputDataError(
+            "not a Matrix Market file: the first line must be a %%MatrixMarket banner",
+            line=line,
+            hint="use --format csv for delimited text",
+        )
+    if len(words) < 5:
+        raise InputDataError(
+            "incomplete banner: expected %%MatrixMarket matrix coordinate|array "
+            "real|integer|pattern general|symmetric|skew-symmetric|hermitian",
+            line=line,
+        )
+    obj, fmt, field, symmetry = words[1:5]
+    field = FIELD_SYNONYMS.get(field, field)
+    for value, allowed, what in (
+        (obj, OBJECTS, "object"),
+        (fmt, FORMATS, "format"),
+        (field, FIELDS, "field"),
+        (symmetry, SYMMETRIES, "symmetry"),
+    ):
+        if value not in allowed:
+            raise InputDataError(
+                f"unknown {what} {value!r} in the banner (expected {' or '.join(allowed)})",
+                line=line,
+            )
+    return obj, fmt, field, symmetry
+
+
+def _parse_size(text: bytes, line: int, obj: str, fmt: str) -> tuple[int, int, int]:
+    """(rows, cols, entries) from the size line; entries is None for arrays."""
+    if obj == "vector":
+        names = ("length", "entries") if fmt == "coordinate" else ("length",)
+    else:
+        names = ("rows", "columns", "entries") if fmt == "coordinate" else ("rows", "columns")
+    words = text.decode("ascii", errors="replace").split()
+    if len(words) != len(names):
+        raise InputDataError(
+            f"size line must hold {len(names)} integers ({', '.join(names)}), "
+            f"found {len(words)}: {text.decode('ascii', errors='replace')[:60]!r}",
+            line=line,
+        )
+    values = []
+    for word, name in zip(words, names, strict=True):
+        if not word.lstrip("+-").isdigit():
+            raise InputDataError(f"size line: {name} {word!r} is not an integer", line=line)
+        v = int(word)
+        if v < 0:
+            raise InputDataError(f"size line: {name} cannot be negative ({v})", line=line)
+        if v > INT64_MAX:
+            raise InputDataError(f"size line: {name} {word} exceeds int64", line=line)
+        values.append(v)
+    if obj == "vector":
+        values.insert(1, 1)  # n x 1
+    if fmt == "array":
+        values.append(None)
+    rows, cols, entries = values
+    return rows, cols, entries
+
+
+def _check_dims(n_rows: int, n_cols: int, n_bytes: int, line: int) -> None:
+    limit = max(MIN_DIM_LIMIT, DIM_PER_BYTE * n_bytes)
+    for name, n in (("rows", n_rows), ("columns", n_cols)):
+        if n > limit:
+            raise InputDataError(
+                f"size line declares {n} {name}, implausibly many for a file of {n_bytes} bytes",
+                line=line,
+                hint="the size line is probably corrupt",
+            )
+
+
+def _scan(data, head: _Header, kinds, bounds, names, declared: int):
+    result = ts.scan(
+        data,
+        kinds,
+        dialect=DIALECT,
+        n_fields=len(kinds),
+        start=head.data_start,
+        first_line=head.data_line,
+        bounds=bounds,
+    )
+    if result.error is not None:
+        raise result.error.to_error(names)
+    found = result.n_rows
+    if found < declared:
+        raise InputDataError(
+            f"truncated: size line declares {declared} entries, found {found}",
+            hint="the file is incomplete or the size line is wrong",
+        )
+    if found > declared:
+        line, _ = ts.locate_row(
+            data, declared, dialect=DIALECT, start=head.data_start, first_line=head.data_line
+        )
+        raise InputDataError(
+            f"too many entries: size line declares {declared}, found {found}", line=line
+        )
+    return result
+
+
+# -------------------------------------------------------------- coordinate
+def _read_coordinate(data, head, symmetry, options, dtype, meta) -> Matrix:
+    n_rows, n_cols, declared = head.size
+    vector = head.object == "vector"
+    kinds = [ts.INT] if vector else [ts.INT, ts.INT]
+    bounds = [(1, n_rows)] if vector else [(1, n_rows), (1, n_cols)]
+    names = ["index"] if vector else ["row index", "column index"]
+    if head.field != "pattern":
+        kinds.append(ts.FLOAT)
+        names.append("value")
+    result = _scan(data, head, kinds, bounds, names, declared)
+    rows = result.column(0)
+    rows -= 1
+    if vector:
+        cols = np.zeros(declared, dtype=np.int64)
+    else:
+        cols = result.column(1)
+        cols -= 1
+    values = None if head.field == "pattern" else result.column(len(kinds) - 1)
+    if values is not None and head.field == "integer":
+        _check_integer(values, data, head, meta)
+    meta.update(
+        declared_nnz=declared,
+        stored_entries=int(declared),
+        comments=meta["comments"] + result.n_comments,
+    )
+
+    source = None  # stored entry of each expanded entry, for messages
+    if symmetry != "general":
+        rows, cols, values, source = _expand(rows, cols, values, symmetry, data, head)
+    policy = options.duplicates or "sum"
+    where = {}
+
+    def entry_label(i: int) -> str:
+        stored = int(source[i]) if source is not None else i
+        line, _ = ts.locate_row(
+            data, stored, dialect=DIALECT, start=head.data_start, first_line=head.data_line
+        )
+        where["line"] = line
+        return f"line {line}"
+
+    try:
+        return Matrix.from_coo(
+            rows,
+            cols,
+            values,
+            (n_rows, n_cols),
+            duplicates=policy,
+            dtype=dtype,
+            entry_label=entry_label,
+            meta=meta,
+        )
+    except InputDataError as exc:
+        raise exc.located(line=where.get("line")) from None
+
+
+def _expand(rows, cols, values, symmetry, data, head):
+    """Mirror off-diagonal entries; returns rows, cols, values, source index."""
+    diag = rows == cols
+    if symmetry == "skew-symmetric" and values is not None:
+        bad = np.flatnonzero(diag & (values != 0))
+        if bad.size:
+            line, text = ts.locate_row(
+                data, int(bad[0]), dialect=DIALECT, start=head.data_start, first_line=head.data_line
+            )
+            raise InputDataError(
+                f"skew-symmetric matrix has a nonzero diagonal entry {text!r}",
+                line=line,
+                hint="a skew-symmetric diagonal must be zero; fix the entry or the banner",
+            )
+    off = np.flatnonzero(~diag)
+    mirrored = values[off] if values is not None else None
+    if mirrored is not None and symmetry == "skew-symmetric":
+        mirrored = -mirrored
+    source = np.concatenate((np.arange(rows.shape[0]), off))
+    rows, cols = np.concatenate((rows, cols[off])), np.concatenate((cols, rows[off]))
+    if values is not None:
+        values = np.concatenate((values, mirrored))
+    return rows, cols, values, source
+
+
+def _check_integer(values, data, head, meta) -> None:
+    """Integer banner: refuse int64 overflow, read non-integers as real with a note."""
+    finite = np.isfinite(values)
+    big = np.flatnonzero(finite & (np.abs(values) >= 2.0**63))
+    if big.size:
+        line, text = ts.locate_row(
+            data, int(big[0]), dialect=DIALECT, start=head.data_start, first_line=head.data_line
+        )
+        value = text.split()[-1] if text else repr(float(values[big[0]]))
+        raise InputDataError(f"integer value {value} out of range (int64)", line=line)
+    if not np.all(finite) or np.any(values != np.trunc(values)):
+        meta["notes"].append("banner says integer but some values are not integers: read as real")
+        meta["field_read_as"] = "real"
+
+
+# ------------------------------------------------------------------- array
+def _read_array(data, head, symmetry, dtype, meta) -> Matrix:
+    n_rows, n_cols, _ = head.size
+    if symmetry == "general":
+        declared = n_rows * n_cols
+    elif symmetry == "symmetric":
+        declared = n_rows * (n_rows + 1) // 2
+    else:
+        declared = n_rows * (n_rows - 1) // 2
+    result = _scan(data, head, [ts.FLOAT], None, ["value"], declared)
+    values = result.column(0)
+    if head.field == "integer":
+        _check_integer(values, data, head, meta)
+    if symmetry == "general":
+        dense = values.reshape(n_cols, n_rows).T  # column-major in the file
+    else:
+        dense = np.zeros((n_rows, n_cols), dtype=np.float64)
+        k = 0 if symmetry == "symmetric" else 1
+        upper_r, upper_c = np.triu_indices(n_rows, k)
+        # column-major lower triangle == row-major upper triangle of the transpose
+        dense[upper_c, upper_r] = values
+        dense[upper_r, upper_c] = values if symmetry == "symmetric" else -values
+    meta.update(
+        declared_nnz=declared,
+        stored_entries=declared,
+        comments=meta["comments"] + result.n_comments,
+    )
+    return Matrix.from_dense(dense, dtype=dtype, meta=meta)

@@ -1,0 +1,1265 @@
+"""Numba tokenizer for delimited numeric text held in memory.
+
+One scanner serves Matrix Market data sections and delimited (CSV-like) files.
+The input is the whole decompressed file as ``np.frombuffer(data, np.uint8)``;
+nothing is copied. A scan is:
+
+1. split the byte range into chunks that end at newlines and count each
+   chunk's newlines (so every chunk knows its first line number);
+2. parse the chunks in parallel (``prange``), each writing its rows from the
+   index of its first line on (an upper bound on its first row);
+3. close the gaps that skipped comment and blank lines left.
+
+The output, and the error reported, are identical to a serial scan: each
+chunk stops at its first error and the error kept is the earliest chunk's.
+
+Fields are separated by one byte, by ``::`` or by runs of blanks (space, tab,
+CR). CRLF line ends are accepted in every mode. Blank lines and lines whose first
+non-blank bytes match a comment prefix are skipped (configurable). A field may
+be wrapped in double quotes (no separators or quotes inside). Each field has a
+kind: skipped, 64-bit integer, float, token (byte offsets, for string ids) or
+ISO date (``YYYY-MM-DD[Thh:mm[:ss[.f]]][Z]``, to Unix seconds).
+
+Floats are parsed like ``strtod``: optional sign, decimal digits with an optional
+point, optional exponent, ``inf``/``infinity``/``nan`` in any case. Results are
+correctly rounded on the exact fast path (up to 15 significant digits and
+|exponent| <= 22) and within 1 ulp otherwise (double-double product with an
+exact table of powers of ten). A finite literal too large for a double (``1E400``)
+is an error, not ``inf``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numba
+import numpy as np
+from numba import njit, prange
+
+from mfcli.errors import InputDataError
+
+# Separator modes (``sep`` >= 0 is a single separator byte).
+SEP_BLANKS = -1
+SEP_DOUBLE_COLON = -2
+
+# Field kinds.
+SKIP = 0
+INT = 1
+FLOAT = 2
+TOKEN = 3
+DATE = 4
+KIND_NAMES = {SKIP: "skip", INT: "integer", FLOAT: "number", TOKEN: "text", DATE: "date"}
+
+# Error codes, as stored in the per-chunk error record.
+ERR_NONE = 0
+ERR_NUMBER = 1  # not a number of the expected kind
+ERR_FIELDS = 2  # wrong number of fields on the line
+ERR_OVERFLOW = 3  # finite literal outside the double / int64 range
+ERR_EMPTY = 4  # empty field where a value is needed
+ERR_BOUNDS = 5  # integer outside the caller's bounds
+ERR_DATE = 6  # not a valid date
+ERR_QUOTE = 7  # unterminated quote
+# Error record layout: code, line, field, fields found, token start, token end, value.
+_E_CODE, _E_LINE, _E_FIELD, _E_FOUND, _E_START, _E_END, _E_VALUE = range(7)
+_E_SIZE = 8
+
+# Parallel scans only pay off on large buffers.
+PARALLEL_MIN_BYTES = 1 << 21
+CHUNK_BYTES = 1 << 22
+
+# ---------------------------------------------------------------- number tables
+_P10 = np.array([10.0**k for k in range(23)], dtype=np.float64)
+_Q_MIN = -345
+_Q_MAX = 310
+_MAX_DIGITS = 18  # mantissa digits kept: 10**18 < 2**63
+
+
+def _pow10_table():
+    """10**q = (hi + lo) * 2**e2 with hi + lo in [1, 2), exact to ~2**-106."""
+    n = _Q_MAX - _Q_MIN + 1
+    hi = np.empty(n)
+    lo = np.empty(n)
+    e2 = np.empty(n, dtype=np.int64)
+    for k, q in enumerate(range(_Q_MIN, _Q_MAX + 1)):
+        if q >= 0:
+            num = 10**q
+            exp2 = num.bit_length() - 1
+            m = Fraction(num, 1 << exp2)
+        else:
+            den = 10 ** (-q)
+            exp2 = -den.bit_length()
+            m = Fraction(1 << -exp2, den)
+        h = float(m)  # correctly rounded
+        hi[k] = h
+        lo[k] = float(m - Fraction(h))
+        e2[k] = exp2
+    return hi, lo, e2
+
+
+_P10_HI, _P10_LO, _P10_E2 = _pow10_table()
+
+
+@njit(cache=True)
+def _two_prod(a, b):
+    """a * b = p + e exactly (Dekker; no FMA so results are reproducible)."""
+    p = a * b
+    s = 134217729.0  # 2**27 + 1
+    t = s * a
+    a_hi = t - (t - a)
+    a_lo = a - a_hi
+    t = s * b
+    b_hi = t - (t - b)
+    b_lo = b - b_hi
+    e = ((a_hi * b_hi - p) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo
+    return p, e
+
+
+@njit(cache=True)
+def _to_double(w, e10, nd):
+    """w * 10**e10 for a mantissa w < 10**18 with nd significant digits."""
+    if w == 0:
+        return 0.0
+    if w < 9007199254740992:  # 2**53: w is exact as a double
+        if 0 <= e10 <= 22:
+            return float(w) * _P10[e10]
+        if -22 <= e10 < 0:
+            return float(w) / _P10[-e10]
+    if e10 + nd > 310:
+        return math.inf
+    if e10 + nd < -326:
+        return 0.0
+    k = e10 - _Q_MIN
+    w_hi = float(w)
+    w_lo = float(w - np.int64(w_hi))
+    p, e = _two_prod(w_hi, _P10_HI[k])
+    e += w_hi * _P10_LO[k] + w_lo * _P10_HI[k]
+    return math.ldexp(p + e, _P10_E2[k])
+
+
+@njit(cache=True)
+def _lower(c):
+    return c | 32
+
+
+@njit(cache=True)
+def _match_word(buf, q, end, word):
+    """Case-insensitive match of the ASCII ``word`` (lower case) at q."""
+    n = len(word)
+    if q + n > end:
+        return False
+    for t in range(n):
+        if _lower(np.int64(buf[q + t])) != word[t]:
+            return False
+    return True
+
+
+_INF = np.frombuffer(b"inf", dtype=np.uint8).astype(np.int64)
+_INFINITY = np.frombuffer(b"infinity", dtype=np.uint8).astype(np.int64)
+_NAN = np.frombuffer(b"nan", dtype=np.uint8).astype(np.int64)
+
+
+@njit(cache=True)
+def _parse_float_full(buf, p, end):
+    """The general float parser (any digit count, exponent, literals)."""
+    q = p
+    neg = False
+    if q < end and (buf[q] == 43 or buf[q] == 45):
+        neg = buf[q] == 45
+        q += 1
+    if q < end and (_lower(np.int64(buf[q])) == 105 or _lower(np.int64(buf[q])) == 110):
+        if _match_word(buf, q, end, _INFINITY):
+            return (-math.inf if neg else math.inf), q + 8, 0
+        if _match_word(buf, q, end, _INF):
+            return (-math.inf if neg else math.inf), q + 3, 0
+        if _match_word(buf, q, end, _NAN):
+            return math.nan, q + 3, 0
+        return 0.0, p, ERR_NUMBER
+    w = np.int64(0)
+    nd = 0
+    e10 = 0
+    digits = False
+    while q < end and 48 <= buf[q] <= 57:
+        digits = True
+        if nd < _MAX_DIGITS:
+            w = w * 10 + (np.int64(buf[q]) - 48)
+            if w != 0:
+                nd += 1
+        else:
+            e10 += 1
+        q += 1
+    if q < end and buf[q] == 46:
+        q += 1
+        while q < end and 48 <= buf[q] <= 57:
+            digits = True
+            if nd < _MAX_DIGITS:
+                w = w * 10 + (np.int64(buf[q]) - 48)
+                e10 -= 1
+                if w != 0:
+                    nd += 1
+            q += 1
+    if not digits:
+        return 0.0, p, ERR_NUMBER
+    if q < end and (buf[q] == 101 or buf[q] == 69):
+        r = q + 1
+        eneg = False
+        if r < end and (buf[r] == 43 or buf[r] == 45):
+            eneg = buf[r] == 45
+            r += 1
+        if r < end and 48 <= buf[r] <= 57:
+            x = 0
+            while r < end and 48 <= buf[r] <= 57:
+                if x < 100000:
+                    x = x * 10 + (np.int64(buf[r]) - 48)
+                r += 1
+            e10 += -x if eneg else x
+            q = r
+    v = _to_double(w, e10, nd)
+    if math.isinf(v):
+        return 0.0, q, ERR_OVERFLOW
+    return (-v if neg else v), q, 0
+
+
+@njit(cache=True)
+def parse_float(buf, p, end):
+    """Parse a float starting at ``p`` (stops at the first byte that cannot continue it).
+
+    Returns ``(value, stop, status)``; status 0 ok, ERR_NUMBER when no number
+    starts at ``p``, ERR_OVERFLOW when a finite literal exceeds the double range.
+    Plain decimals with few digits take an exact fast path; the rest goes to
+    the general parser.
+    """
+    q = p
+    neg = False
+    if q < end and (buf[q] == 43 or buf[q] == 45):
+        neg = buf[q] == 45
+        q += 1
+    w = np.int64(0)
+    s = q
+    while q < end:
+        d = np.int64(buf[q]) - 48
+        if d < 0 or d > 9:
+            break
+        w = w * 10 + d
+        q += 1
+    n = q - s
+    n_frac = 0
+    if q < end and buf[q] == 46:
+        q += 1
+        s = q
+        while q < end:
+            d = np.int64(buf[q]) - 48
+            if d < 0 or d > 9:
+                break
+            w = w * 10 + d
+            q += 1
+        n_frac = q - s
+        n += n_frac
+    if n == 0 or n > 15 or (q < end and (buf[q] == 101 or buf[q] == 69)):
+        return _parse_float_full(buf, p, end)
+    v = float(w) / _P10[n_frac] if n_frac else float(w)  # exact operands: correctly rounded
+    return (-v if neg else v), q, 0
+
+
+@njit(cache=True)
+def _parse_long_int(buf, p, s, q, neg):
+    """Digits buf[s:q] that were too many for the fast path: exact range check."""
+    while s < q - 1 and buf[s] == 48:
+        s += 1
+    n = q - s
+    if n > 19:
+        return np.int64(0), q, ERR_OVERFLOW
+    if n == 19:
+        top = _INT64_MAX_DIGITS
+        for t in range(19):
+            c = np.int64(buf[s + t])
+            if c != top[t]:
+                if c > top[t]:
+                    return np.int64(0), q, ERR_OVERFLOW
+                break
+    v = np.int64(0)
+    for t in range(s, q):
+        v = v * 10 + (np.int64(buf[t]) - 48)
+    return (-v if neg else v), q, 0
+
+
+_INT64_MAX_DIGITS = np.frombuffer(b"9223372036854775807", dtype=np.uint8).astype(np.int64)
+
+
+@njit(cache=True)
+def parse_int(buf, p, end):
+    """Parse an optionally signed decimal int64 at ``p``: ``(value, stop, status)``."""
+    q = p
+    neg = False
+    if q < end and (buf[q] == 43 or buf[q] == 45):
+        neg = buf[q] == 45
+        q += 1
+    s = q
+    v = np.int64(0)
+    while q < end:
+        d = np.int64(buf[q]) - 48
+        if d < 0 or d > 9:
+            break
+        v = v * 10 + d
+        q += 1
+    if q == s:
+        return np.int64(0), p, ERR_NUMBER
+    if q - s > 18:
+        return _parse_long_int(buf, p, s, q, neg)
+    return (-v if neg else v), q, 0
+
+
+@njit(cache=True)
+def _digits(buf, q, end, n_min, n_max):
+    """Up to n_max digits (at least n_min) at q: (value, stop) or (-1, q)."""
+    v = 0
+    r = q
+    while r < end and r - q < n_max and 48 <= buf[r] <= 57:
+        v = v * 10 + (np.int64(buf[r]) - 48)
+        r += 1
+    if r - q < n_min:
+        return -1, q
+    return v, r
+
+
+@njit(cache=True)
+def days_from_civil(y, m, d):
+    """Days since 1970-01-01 of a proleptic Gregorian date."""
+    y = y - 1 if m <= 2 else y
+    era = (y if y >= 0 else y - 399) // 400
+    yoe = y - era * 400
+    mp = m - 3 if m > 2 else m + 9
+    doy = (153 * mp + 2) // 5 + d - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return era * 146097 + doe - 719468
+
+
+@njit(cache=True)
+def parse_date(buf, p, end, space_ok):
+    """``YYYY-MM-DD[(T| )hh:mm[:ss[.fff]]][Z]`` -> Unix seconds (fraction dropped).
+
+    A space before the time is accepted only when ``space_ok`` (blanks are not
+    the field separator).
+    """
+    y, q = _digits(buf, p, end, 4, 4)
+    if y < 0 or q >= end or buf[q] != 45:
+        return np.int64(0), p, ERR_DATE
+    mo, q = _digits(buf, q + 1, end, 1, 2)
+    if mo < 1 or mo > 12 or q >= end or buf[q] != 45:
+        return np.int64(0), p, ERR_DATE
+    d, q = _digits(buf, q + 1, end, 1, 2)
+    leap = (y % 4 == 0 and y % 100 != 0) or y % 400 == 0
+    if mo == 2:
+        mdays = 29 if leap else 28
+    elif mo == 4 or mo == 6 or mo == 9 or mo == 11:
+        mdays = 30
+    else:
+        mdays = 31
+    if d < 1 or d > mdays:
+        return np.int64(0), p, ERR_DATE
+    secs = np.int64(days_from_civil(y, mo, d)) * 86400
+    if q + 1 < end and (buf[q] == 84 or (space_ok and buf[q] == 32)) and 48 <= buf[q + 1] <= 57:
+        h, r = _digits(buf, q + 1, end, 1, 2)
+        if h > 23 or r >= end or buf[r] != 58:
+            return np.int64(0), p, ERR_DATE
+        mi, r = _digits(buf, r + 1, end, 2, 2)
+        if mi < 0 or mi > 59:
+            return np.int64(0), p, ERR_DATE
+        s = 0
+        if r < end and buf[r] == 58:
+            s, r = _digits(buf, r + 1, end, 2, 2)
+            if s < 0 or s > 60:
+                return np.int64(0), p, ERR_DATE
+            if r < end and buf[r] == 46:
+                r += 1
+                while r < end and 48 <= buf[r] <= 57:
+                    r += 1
+        secs += h * 3600 + mi * 60 + s
+        q = r
+    if q < end and buf[q] == 90:  # 'Z'
+        q += 1
+    return secs, q, 0
+
+
+# ------------------------------------------------------------------ line logic
+@njit(cache=True)
+def _is_blank(c):
+    return c == 32 or c == 9 or c == 13 or c == 11 or c == 12
+
+
+@njit(cache=True)
+def _line_class(buf, p, hi, cmt, cmt_len):
+    """0 data line, 1 blank line, 2 comment line (p is the line start)."""
+    q = p
+    while q < hi and _is_blank(buf[q]):
+        q += 1
+    if q >= hi or buf[q] == 10:
+        return 1
+    c = buf[q]
+    for k in range(cmt.shape[0]):
+        n = cmt_len[k]
+        if c == cmt[k, 0] and q + n <= hi:
+            same = True
+            for t in range(1, n):
+                if buf[q + t] != cmt[k, t]:
+                    same = False
+                    break
+            if same:
+                return 2
+    return 0
+
+
+@njit(cache=True)
+def _next_line(buf, p, hi):
+    """Position after the next newline at or after p (or hi)."""
+    while p < hi and buf[p] != 10:
+        p += 1
+    return p + 1 if p < hi else hi
+
+
+@njit(cache=True, parallel=True)
+def _count_newlines(buf, bounds):
+    n = bounds.shape[0] - 1
+    out = np.zeros(n, dtype=np.int64)
+    for c in prange(n):
+        k = 0
+        for p in range(bounds[c], bounds[c + 1]):
+            k += buf[p] == 10
+        out[c] = k
+    return out
+
+
+@njit(cache=True)
+def _field_end(buf, q, hi, sep):
+    """End of an unquoted field starting at q (exclusive, before trailing blanks)."""
+    r = q
+    if sep == SEP_BLANKS:
+        while r < hi and buf[r] != 10 and not _is_blank(buf[r]):
+            r += 1
+        return r
+    while r < hi and buf[r] != 10:
+        c = buf[r]
+        if sep >= 0 and c == sep:
+            break
+        if sep == SEP_DOUBLE_COLON and c == 58 and r + 1 < hi and buf[r + 1] == 58:
+            break
+        r += 1
+    while r > q and (buf[r - 1] == 32 or buf[r - 1] == 9 or buf[r - 1] == 13):
+        r -= 1
+    return r
+
+
+@njit(cache=True)
+def _skip_pad(buf, q, hi, sep):
+    """Skip blanks that are padding, not separators."""
+    while q < hi and (buf[q] == 32 or buf[q] == 9 or buf[q] == 13):
+        if sep == buf[q]:
+            break
+        q += 1
+    return q
+
+
+@njit(cache=True)
+def _ends_field(buf, q, hi, sep):
+    """True when a field starting at q holds nothing (line end or separator next)."""
+    q = _skip_pad(buf, q, hi, sep)
+    if q >= hi or buf[q] == 10:
+        return True
+    if sep == SEP_BLANKS:
+        return _is_blank(buf[q])
+    if sep >= 0:
+        return buf[q] == sep
+    return buf[q] == 58 and q + 1 < hi and buf[q + 1] == 58
+
+
+@njit(cache=True)
+def _fail(err, code, line, field, found, start, end, value):
+    err[_E_CODE] = code
+    err[_E_LINE] = line
+    err[_E_FIELD] = field
+    err[_E_FOUND] = found
+    err[_E_START] = start
+    err[_E_END] = end
+    err[_E_VALUE] = value
+
+
+@njit(cache=True)
+def _fail_value(buf, s, hi, sep, line, f, st, value, err):
+    """Record why the value field starting at s was refused."""
+    if st == ERR_NUMBER and _ends_field(buf, s, hi, sep):
+        _fail(err, ERR_EMPTY, line, f, 0, s, s, 0)
+    else:
+        _fail(err, ERR_BOUNDS if st == 0 else st, line, f, 0, s, _field_end(buf, s, hi, sep), value)
+
+
+@njit(cache=True)
+def _store(kind, slot, f, row, iv, fv, lo_b, hi_b, out_i, out_f):
+    """Write a parsed value; False when an integer is outside its bounds."""
+    if kind == FLOAT:
+        out_f[slot, row] = fv
+        return True
+    if iv < lo_b[f] or iv > hi_b[f]:
+        return False
+    out_i[slot, row] = iv
+    return True
+
+
+@njit(cache=True)
+def _quoted(buf, q, hi, line, row, f, sep, kind, slots, lo_b, hi_b, out_i, out_f, out_t, err):
+    """A field in double quotes at q; returns the position after the closing quote or -1."""
+    s = q + 1
+    e = s
+    while e < hi and buf[e] != 34 and buf[e] != 10:
+        e += 1
+    if e >= hi or buf[e] != 34:
+        _fail(err, ERR_QUOTE, line, f, 0, q, e, 0)
+        return -1
+    if kind == SKIP:
+        return e + 1
+    if e == s:
+        _fail(err, ERR_EMPTY, line, f, 0, s, s, 0)
+        return -1
+    if kind == TOKEN:
+        out_t[2 * slots[f], row] = s
+        out_t[2 * slots[f] + 1, row] = e
+        return e + 1
+    fv = 0.0
+    iv = np.int64(0)
+    if kind == INT:
+        iv, stop, st = parse_int(buf, s, e)
+    elif kind == FLOAT:
+        fv, stop, st = parse_float(buf, s, e)
+    else:
+        iv, stop, st = parse_date(buf, s, e, True)
+    if st == 0 and stop != e:
+        st = ERR_DATE if kind == DATE else ERR_NUMBER
+    if st != 0:
+        _fail(err, st, line, f, 0, s, e, 0)
+        return -1
+    if not _store(kind, slots[f], f, row, iv, fv, lo_b, hi_b, out_i, out_f):
+        _fail(err, ERR_BOUNDS, line, f, 0, s, e, iv)
+        return -1
+    return e + 1
+
+
+@njit(cache=True)
+def _parse_line(
+    buf, p, hi, line, row, sep, nf_expect, kinds, slots, lo_b, hi_b, out_i, out_f, out_t, err
+):
+    """Parse one data line starting at p; returns the start of the next line (-1 on error)."""
+    n_kinds = kinds.shape[0]
+    f = 0
+    q = p
+    blank = False
+    while True:
+        # --- start of field f
+        if sep == SEP_BLANKS:
+            while q < hi and _is_blank(buf[q]):
+                q += 1
+            if q >= hi or buf[q] == 10:
+                break
+        elif q < hi and (buf[q] == 32 or buf[q] == 9 or buf[q] == 13):
+            q = _skip_pad(buf, q, hi, sep)
+        kind = kinds[f] if f < n_kinds else SKIP
+        blank = False
+        if q < hi and buf[q] == 34:
+            r = _quoted(
+                buf, q, hi, line, row, f, sep, kind, slots, lo_b, hi_b, out_i, out_f, out_t, err
+            )
+            if r < 0:
+                return -1
+        elif kind == SKIP or kind == TOKEN:
+            r = _field_end(buf, q, hi, sep)
+            blank = r == q
+            if kind == TOKEN:
+                if blank:
+                    _fail(err, ERR_EMPTY, line, f, 0, q, q, 0)
+                    return -1
+                out_t[2 * slots[f], row] = q
+                out_t[2 * slots[f] + 1, row] = r
+        else:
+            fv = 0.0
+            iv = np.int64(0)
+            if kind == INT:
+                iv, r, st = parse_int(buf, q, hi)
+            elif kind == FLOAT:
+                fv, r, st = parse_float(buf, q, hi)
+            else:
+                iv, r, st = parse_date(buf, q, hi, sep != SEP_BLANKS)
+            # (kept inline: a helper returning a flag here costs a third of the time)
+            if st != 0:
+                _fail_value(buf, q, hi, sep, line, f, st, iv, err)
+                return -1
+            if kind == FLOAT:
+                out_f[slots[f], row] = fv
+            elif iv < lo_b[f] or iv > hi_b[f]:
+                _fail_value(buf, q, hi, sep, line, f, st, iv, err)
+                return -1
+            else:
+                out_i[slots[f], row] = iv
+        # --- after the field: a separator (fast path), padding, or the line end
+        if sep >= 0 and r < hi and buf[r] == sep:
+            f += 1
+            q = r + 1
+            continue
+        if sep == SEP_BLANKS:
+            if r < hi and buf[r] != 10 and not _is_blank(buf[r]):
+                _fail(
+                    err,
+                    ERR_DATE if kind == DATE else ERR_NUMBER,
+                    line,
+                    f,
+                    0,
+                    q,
+                    _field_end(buf, r, hi, sep),
+                    0,
+                )
+                return -1
+            f += 1
+            q = r
+            continue
+        r = _skip_pad(buf, r, hi, sep)
+        if r >= hi or buf[r] == 10:
+            f += 1
+            q = r
+            break
+        if sep >= 0 and buf[r] == sep:
+            q = r + 1
+        elif sep == SEP_DOUBLE_COLON and buf[r] == 58 and r + 1 < hi and buf[r + 1] == 58:
+            q = r + 2
+        else:  # e.g. "12abc" or text after a closing quote
+            _fail(
+                err,
+                ERR_DATE if kind == DATE else ERR_NUMBER,
+                line,
+                f,
+                0,
+                q,
+                _field_end(buf, r, hi, sep),
+                0,
+            )
+            return -1
+        f += 1
+    if blank and f > 1 and f - 1 == nf_expect:
+        f -= 1  # "a,b,c," : a trailing separator
+    if f != nf_expect:
+        _fail(err, ERR_FIELDS, line, f, f, p, p, 0)
+        return -1
+    return _next_line(buf, q, hi)
+
+
+@njit(cache=True)
+def _parse_chunk(
+    buf,
+    lo,
+    hi,
+    line0,
+    row0,
+    sep,
+    cmt,
+    cmt_len,
+    skip_blank,
+    nf_expect,
+    kinds,
+    slots,
+    lo_b,
+    hi_b,
+    out_i,
+    out_f,
+    out_t,
+    err,
+    stats,
+):
+    """Parse buf[lo:hi]; rows go to row0, row0 + 1, ...; stats = (rows, comment lines)."""
+    p = lo
+    line = line0
+    row = row0
+    comments = 0
+    while p < hi:
+        cls = _line_class(buf, p, hi, cmt, cmt_len)
+        if cls == 0:
+            nxt = _parse_line(
+                buf,
+                p,
+                hi,
+                line,
+                row,
+                sep,
+                nf_expect,
+                kinds,
+                slots,
+                lo_b,
+                hi_b,
+                out_i,
+                out_f,
+                out_t,
+                err,
+            )
+            if nxt < 0:
+                break
+            p = nxt
+            row += 1
+        elif cls == 1 and not skip_blank:
+            _fail(err, ERR_FIELDS, line, 0, 0, p, p, 0)
+            break
+        else:
+            comments += cls == 2
+            p = _next_line(buf, p, hi)
+        line += 1
+    stats[0] = row - row0
+    stats[1] = comments
+
+
+@njit(cache=True, parallel=True)
+def _parse_chunks(
+    buf,
+    bounds,
+    line0s,
+    row0s,
+    sep,
+    cmt,
+    cmt_len,
+    skip_blank,
+    nf_expect,
+    kinds,
+    slots,
+    lo_b,
+    hi_b,
+    out_i,
+    out_f,
+    out_t,
+    errs,
+    stats,
+):
+    for c in prange(bounds.shape[0] - 1):
+        _parse_chunk(
+            buf,
+            bounds[c],
+            bounds[c + 1],
+            line0s[c],
+            row0s[c],
+            sep,
+            cmt,
+            cmt_len,
+            skip_blank,
+            nf_expect,
+            kinds,
+            slots,
+            lo_b,
+            hi_b,
+            out_i,
+            out_f,
+            out_t,
+            errs[c],
+            stats[c],
+        )
+
+
+@njit(cache=True)
+def _locate_row(buf, lo, hi, line0, row, cmt, cmt_len, skip_blank):
+    """(line number, byte offset) of data row ``row``, or (-1, -1)."""
+    p = lo
+    line = line0
+    r = 0
+    while p < hi:
+        cls = _line_class(buf, p, hi, cmt, cmt_len)
+        if cls == 0 or (cls == 1 and not skip_blank):
+            if r == row:
+                return line, p
+            r += 1
+        p = _next_line(buf, p, hi)
+        line += 1
+    return -1, -1
+
+
+# ------------------------------------------------------------- Python interface
+@dataclass
+class ScanError:
+    """The first problem found, with its 1-based line and 0-based field."""
+
+    code: int
+    line: int
+    field: int
+    found: int
+    token: str
+    value: int
+    kind: int
+    expected_fields: int
+    bounds: tuple[int, int] | None = None
+
+    def message(self, names=None) -> str:
+        """What is wrong, in words (``names`` maps a field index to its name)."""
+        if self.code == ERR_FIELDS:
+            return f"line has {self.found} fields, expected {self.expected_fields}"
+        where = self.field_name(names)
+        tok = self.token if len(self.token) <= 60 else self.token[:57] + "..."
+        if self.code == ERR_EMPTY:
+            return f"empty {where}"
+        if self.code == ERR_QUOTE:
+            return f"unterminated quote in {where}"
+        if self.code == ERR_DATE:
+            return f"bad date {tok!r} in {where} (expected YYYY-MM-DD[Thh:mm:ss])"
+        if self.code == ERR_OVERFLOW:
+            if self.kind == INT:
+                return f"integer {tok!r} out of range (int64) in {where}"
+            return f"value out of range {tok!r} in {where} (it would be inf)"
+        if self.code == ERR_BOUNDS:
+            if self.bounds is not None:
+                return f"{where} {self.value} out of range {self.bounds[0]}..{self.bounds[1]}"
+            return f"{where} {self.value} out of range"
+        if self.kind == INT and _looks_like_float(self.token):
+            return f"expected an integer, got {tok!r} in {where}"
+        return f"bad number {tok!r} in {where}"
+
+    def field_name(self, names=None) -> str:
+        if names is not None and self.field < len(names) and names[self.field]:
+            return str(names[self.field])
+        return f"field {self.field + 1}"
+
+    def to_error(self, names=None, hint: str | None = None) -> InputDataError:
+        return InputDataError(self.message(names), line=self.line, hint=hint)
+
+
+def _looks_like_float(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+@dataclass
+class ScanResult:
+    """Parsed columns. ``column(f)`` gives field ``f``'s values (1-D, contiguous
+    unless ``float_layout='rows'``); ``tokens(f)`` its (starts, ends)."""
+
+    n_rows: int
+    n_lines: int
+    n_comments: int
+    ints: np.ndarray
+    floats: np.ndarray
+    toks: np.ndarray
+    kinds: np.ndarray
+    slots: np.ndarray
+    error: ScanError | None
+    float_layout: str
+
+    def column(self, field: int) -> np.ndarray:
+        kind = int(self.kinds[field])
+        slot = int(self.slots[field])
+        if kind in (INT, DATE):
+            return self.ints[slot]
+        if kind == FLOAT:
+            return self.floats[slot] if self.float_layout == "columns" else self.floats[:, slot]
+        raise ValueError(f"field {field} holds no numbers")
+
+    def tokens(self, field: int) -> tuple[np.ndarray, np.ndarray]:
+        slot = int(self.slots[field])
+        return self.toks[2 * slot], self.toks[2 * slot + 1]
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """How lines and fields look.
+
+    sep : one separator character, ``"::"``, or None for runs of blanks
+    comments : line prefixes that mark comment lines (after leading blanks)
+    skip_blank : skip lines holding only blanks
+    """
+
+    sep: str | None = None
+    comments: tuple[str, ...] = ()
+    skip_blank: bool = True
+
+    def sep_code(self) -> int:
+        if self.sep is None:
+            return SEP_BLANKS
+        if self.sep == "::":
+            return SEP_DOUBLE_COLON
+        raw = self.sep.encode()
+        if len(raw) != 1:
+            raise ValueError(f"separator must be one byte or '::', got {self.sep!r}")
+        return raw[0]
+
+    def comment_table(self) -> tuple[np.ndarray, np.ndarray]:
+        prefixes = [c.encode() for c in self.comments]
+        width = max((len(c) for c in prefixes), default=1)
+        table = np.zeros((len(prefixes), width), dtype=np.uint8)
+        lengths = np.zeros(len(prefixes), dtype=np.int64)
+        for k, c in enumerate(prefixes):
+            table[k, : len(c)] = np.frombuffer(c, dtype=np.uint8)
+            lengths[k] = len(c)
+        return table, lengths
+
+
+def as_buffer(data) -> np.ndarray:
+    """A read-only uint8 view of ``data`` (bytes, bytearray, memoryview or array)."""
+    if isinstance(data, np.ndarray):
+        return data.view(np.uint8).reshape(-1)
+    return np.frombuffer(data, dtype=np.uint8)
+
+
+def chunk_bounds(buf: np.ndarray, start: int, end: int, n_chunks: int | None = None) -> np.ndarray:
+    """Offsets splitting buf[start:end] into chunks that end just after a newline."""
+    size = end - start
+    if n_chunks is None:
+        if size < PARALLEL_MIN_BYTES or numba.get_num_threads() < 2:
+            n_chunks = 1
+        else:
+            n_chunks = max(2, min(8 * numba.get_num_threads(), size // CHUNK_BYTES))
+    cuts = [start]
+    raw = memoryview(buf)
+    for k in range(1, n_chunks):
+        pos = start + size * k // n_chunks
+        if pos <= cuts[-1]:
+            continue
+        nl = _find_newline(raw, pos, end)
+        if nl < 0:
+            break
+        if nl + 1 < end and nl + 1 > cuts[-1]:
+            cuts.append(nl + 1)
+    cuts.append(end)
+    return np.asarray(cuts, dtype=np.int64)
+
+
+def _find_newline(raw: memoryview, pos: int, end: int) -> int:
+    step = 1 << 16
+    while pos < end:
+        piece = bytes(raw[pos : min(end, pos + step)])
+        k = piece.find(b"\n")
+        if k >= 0:
+            return pos + k
+        pos += step
+    return -1
+
+
+def scan(
+    data,
+    kinds,
+    *,
+    dialect: Dialect,
+    n_fields: int,
+    start: int = 0,
+    end: int | None = None,
+    first_line: int = 1,
+    bounds=None,
+    float_layout: str = "columns",
+    n_chunks: int | None = None,
+) -> ScanResult:
+    """Parse every data line of ``data[start:end]`` into numeric columns.
+
+    Parameters
+    ----------
+    data : bytes or uint8 array, the whole file (not copied)
+    kinds : per field index, one of SKIP, INT, FLOAT, TOKEN, DATE; fields past
+        the end of ``kinds`` are skipped
+    dialect : separator, comment prefixes, blank-line policy
+    n_fields : exact number of fields every data line must have
+    start, end : byte range to scan; ``first_line`` is the line number at ``start``
+    bounds : optional per-field ``(lo, hi)`` for INT fields (inclusive)
+    float_layout : ``"columns"`` gives floats shaped (n_float_fields, n_rows);
+        ``"rows"`` gives (n_rows, n_float_fields), C-ordered (a dense table)
+    n_chunks : force the number of chunks (tests); default by size and threads
+
+    Returns
+    -------
+    ScanResult; its ``error`` is the first problem in file order, or None.
+    """
+    buf = as_buffer(data)
+    end = buf.shape[0] if end is None else end
+    kinds = np.asarray(kinds, dtype=np.int64)
+    slots = np.zeros(kinds.shape[0], dtype=np.int64)
+    counts = {}
+    for f, k in enumerate(kinds):
+        group = INT if k == DATE else int(k)
+        slots[f] = counts.get(group, 0)
+        counts[group] = slots[f] + 1
+    lo_b = np.full(kinds.shape[0], np.iinfo(np.int64).min, dtype=np.int64)
+    hi_b = np.full(kinds.shape[0], np.iinfo(np.int64).max, dtype=np.int64)
+    for f, lim in enumerate(bounds or ()):
+        if lim is not None:
+            lo_b[f], hi_b[f] = lim
+    cmt, cmt_len = dialect.comment_table()
+    sep = dialect.sep_code()
+    cuts = chunk_bounds(buf, start, end, n_chunks)
+    newlines = _count_newlines(buf, cuts)
+    lines = newlines.copy()
+    if end > start and buf[end - 1] != 10:
+        lines[-1] += 1  # last line without a newline
+    line0s = first_line + np.concatenate(([0], np.cumsum(newlines[:-1]))).astype(np.int64)
+    # Each chunk writes its rows from the index of its first line on (an upper
+    # bound); gaps left by comment and blank lines are closed afterwards.
+    row0s = np.concatenate(([0], np.cumsum(lines[:-1]))).astype(np.int64)
+    cap = int(lines.sum())
+    out_i = np.empty((counts.get(INT, 0), cap), dtype=np.int64)
+    out_t = np.empty((2 * counts.get(TOKEN, 0), cap), dtype=np.int64)
+    if float_layout == "rows":
+        floats = np.empty((cap, counts.get(FLOAT, 0)), dtype=np.float64)
+        out_f = floats.T
+    else:
+        floats = out_f = np.empty((counts.get(FLOAT, 0), cap), dtype=np.float64)
+    errs = np.zeros((cuts.shape[0] - 1, _E_SIZE), dtype=np.int64)
+    stats = np.zeros((cuts.shape[0] - 1, 2), dtype=np.int64)
+    _parse_chunks(
+        buf,
+        cuts,
+        line0s,
+        row0s,
+        sep,
+        cmt,
+        cmt_len,
+        dialect.skip_blank,
+        n_fields,
+        kinds,
+        slots,
+        lo_b,
+        hi_b,
+        out_i,
+        out_f,
+        out_t,
+        errs,
+        stats,
+    )
+    n_rows = int(stats[:, 0].sum())
+    if n_rows < cap:
+        _close_gaps(row0s, stats[:, 0], out_i, out_t, floats, float_layout)
+        out_i = out_i[:, :n_rows]
+        out_t = out_t[:, :n_rows]
+        floats = floats[:n_rows] if float_layout == "rows" else floats[:, :n_rows]
+    error = None
+    failed = np.flatnonzero(errs[:, _E_CODE])
+    if failed.size:
+        e = errs[failed[0]]
+        f = int(e[_E_FIELD])
+        token = bytes(buf[e[_E_START] : e[_E_END]]).decode("utf-8", errors="replace")
+        error = ScanError(
+            code=int(e[_E_CODE]),
+            line=int(e[_E_LINE]),
+            field=f,
+            found=int(e[_E_FOUND]),
+            token=token,
+            value=int(e[_E_VALUE]),
+            kind=int(kinds[f]) if f < kinds.shape[0] else SKIP,
+            expected_fields=n_fields,
+            bounds=(int(lo_b[f]), int(hi_b[f])) if f < kinds.shape[0] else None,
+        )
+    return ScanResult(
+        n_rows=n_rows,
+        n_lines=cap,
+        n_comments=int(stats[:, 1].sum()),
+        ints=out_i,
+        floats=floats,
+        toks=out_t,
+        kinds=kinds,
+        slots=slots,
+        error=error,
+        float_layout=float_layout,
+    )
+
+
+def _close_gaps(row0s, rows, out_i, out_t, floats, float_layout) -> None:
+    """Move each chunk's rows down so that they follow the previous chunk's."""
+    dst = 0
+    for src, n in zip(row0s.tolist(), rows.tolist(), strict=True):
+        if src != dst and n:
+            out_i[:, dst : dst + n] = out_i[:, src : src + n]
+            out_t[:, dst : dst + n] = out_t[:, src : src + n]
+            if float_layout == "rows":
+                floats[dst : dst + n] = floats[src : src + n]
+            else:
+                floats[:, dst : dst + n] = floats[:, src : src + n]
+        dst += n
+
+
+def locate_row(
+    data, row: int, *, dialect: Dialect, start: int = 0, first_line: int = 1
+) -> tuple[int, str]:
+    """The 1-based line number and text of data row ``row`` (0-based), for messages."""
+    buf = as_buffer(data)
+    cmt, cmt_len = dialect.comment_table()
+    line, pos = _locate_row(
+        buf, start, buf.shape[0], first_line, row, cmt, cmt_len, dialect.skip_blank
+    )
+    if line < 0:
+        return -1, ""
+    end = pos
+    while end < buf.shape[0] and buf[end] != 10 and end - pos < 200:
+        end += 1
+    return int(line), bytes(buf[pos:end]).decode("utf-8", errors="replace").strip()
+
+
+# ------------------------------------------------------- ids to 0-based codes
+@njit(cache=True, parallel=True)
+def _min_max(a):
+    n = a.shape[0]
+    n_parts = max(1, min(64, n // 65536))
+    lo = np.empty(n_parts, dtype=np.int64)
+    hi = np.empty(n_parts, dtype=np.int64)
+    for k in prange(n_parts):
+        s = n * k // n_parts
+        e = n * (k + 1) // n_parts
+        a_lo = a[s]
+        a_hi = a[s]
+        for t in range(s + 1, e):
+            v = a[t]
+            if v < a_lo:
+                a_lo = v
+            if v > a_hi:
+                a_hi = v
+        lo[k] = a_lo
+        hi[k] = a_hi
+    return lo.min(), hi.max()
+
+
+@njit(cache=True)
+def _mark(a, base, size):
+    seen = np.zeros(size, dtype=np.int32)
+    for t in range(a.shape[0]):
+        seen[a[t] - base] = 1
+    n = 0
+    for v in range(size):
+        if seen[v]:
+            seen[v] = n
+            n += 1
+        else:
+            seen[v] = -1
+    return seen, n
+
+
+@njit(cache=True, parallel=True)
+def _relabel(a, base, table):
+    for t in prange(a.shape[0]):
+        a[t] = table[a[t] - base]
+
+
+def factorize_ints(ids: np.ndarray, *, in_place: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Map integer ids to 0-based codes in ascending id order.
+
+    Returns ``(codes, uniques)`` with ``uniques[codes] == ids``. A direct lookup
+    table is used when the id range is not much larger than the data; otherwise
+    a sort. ``in_place`` overwrites ``ids`` with the codes (saves memory).
+    """
+    ids = np.ascontiguousarray(ids, dtype=np.int64)
+    if ids.size == 0:
+        return ids.copy(), ids.copy()
+    lo, hi = _min_max(ids)
+    span = int(hi) - int(lo) + 1
+    if span <= max(ids.size, 1 << 22) and span < (1 << 31):
+        table, n = _mark(ids, lo, span)
+        uniques = np.flatnonzero(table >= 0).astype(np.int64) + lo
+        codes = ids if in_place else ids.copy()
+        _relabel(codes, lo, table)
+        return codes, uniques
+    uniques, inverse = np.unique(ids, return_inverse=True)
+    codes = inverse.astype(np.int64).reshape(-1)
+    if in_place:
+        ids[:] = codes
+        codes = ids
+    return codes, uniques
+
+
+@njit(cache=True)
+def _hash_bytes(buf, s, e):
+    h = np.uint64(14695981039346656037)
+    for t in range(s, e):
+        h = (h ^ np.uint64(buf[t])) * np.uint64(1099511628211)
+    return h
+
+
+@njit(cache=True)
+def _same_bytes(buf, s1, e1, s2, e2):
+    if e1 - s1 != e2 - s2:
+        return False
+    for t in range(e1 - s1):
+        if buf[s1 + t] != buf[s2 + t]:
+            return False
+    return True
+
+
+@njit(cache=True)
+def _factorize_tokens(buf, starts, ends):
+    """First-appearance codes for byte tokens, with an open-addressing hash table."""
+    n = starts.shape[0]
+    cap = 1024
+    table = np.full(cap, -1, dtype=np.int64)
+    first = np.empty(64, dtype=np.int64)
+    n_uniq = 0
+    codes = np.empty(n, dtype=np.int64)
+    for t in range(n):
+        s = starts[t]
+        e = ends[t]
+        h = _hash_bytes(buf, s, e)
+        mask = np.uint64(cap - 1)
+        slot = np.int64(h & mask)
+        while True:
+            u = table[slot]
+            if u < 0:
+                if n_uniq == first.shape[0]:
+                    grown = np.empty(2 * first.shape[0], dtype=np.int64)
+                    grown[:n_uniq] = first[:n_uniq]
+                    first = grown
+                first[n_uniq] = t
+                table[slot] = n_uniq
+                codes[t] = n_uniq
+                n_uniq += 1
+                break
+            f = first[u]
+            if _same_bytes(buf, starts[f], ends[f], s, e):
+                codes[t] = u
+                break
+            slot = (slot + 1) & (cap - 1)
+        if 2 * n_uniq > cap:  # grow and rehash at half load
+            cap *= 4
+            table = np.full(cap, -1, dtype=np.int64)
+            for u in range(n_uniq):
+                f = first[u]
+                slot = np.int64(_hash_bytes(buf, starts[f], ends[f]) & np.uint64(cap - 1))
+                while table[slot] >= 0:
+                    slot = (slot + 1) & (cap - 1)
+                table[slot] = u
+    return codes, first[:n_uniq].copy()
+
+
+@njit(cache=True)
+def _gather_bytes(buf, starts, ends, width):
+    out = np.zeros((starts.shape[0], width), dtype=np.uint8)
+    for t in range(starts.shape[0]):
+        s = starts[t]
+        for k in range(ends[t] - s):
+            out[t, k] = buf[s + k]
+    return out
+
+
+@njit(cache=True, parallel=True)
+def _remap(codes, rank):
+    for t in prange(codes.shape[0]):
+        codes[t] = rank[codes[t]]
+
+
+def token_strings(data, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """The tokens as a unicode array (UTF-8, invalid bytes replaced)."""
+    buf = as_buffer(data)
+    if starts.size == 0:
+        return np.array([], dtype="U1")
+    width = max(1, int((ends - starts).max()))
+    raw = _gather_bytes(buf, starts, ends, width).view(f"S{width}").reshape(-1)
+    return np.char.decode(raw, "utf-8", errors="replace")
+
+
+def factorize_tokens(data, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Map string ids to 0-based codes in ascending (byte-wise) order.
+
+    Returns ``(codes, labels)`` with ``labels[codes]`` the original strings.
+    """
+    buf = as_buffer(data)
+    codes, first = _factorize_tokens(buf, starts, ends)
+    if first.size == 0:
+        return codes, np.array([], dtype="U1")
+    width = max(1, int((ends[first] - starts[first]).max()))
+    raw = _gather_bytes(buf, starts[first], ends[first], width).view(f"S{width}").reshape(-1)
+    order = np.argsort(raw, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size)
+    _remap(codes, rank.astype(np.int64))
+    return codes, np.char.decode(raw[order], "utf-8", errors="replace")
