@@ -388,7 +388,7 @@ def _is_blank(c):
     return c == 32 or c == 9 or c == 13 or c == 11 or c == 12
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _line_class(buf, p, hi, cmt, cmt_len):
     """0 data line, 1 blank line, 2 comment line (p is the line start)."""
     q = p
@@ -410,7 +410,7 @@ def _line_class(buf, p, hi, cmt, cmt_len):
     return 0
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _next_line(buf, p, hi):
     """Position after the next newline at or after p (or hi)."""
     while p < hi and buf[p] != 10:
@@ -494,10 +494,19 @@ def _fail_value(buf, s, hi, sep, line, f, st, value, err):
 
 
 @njit(cache=True)
-def _store(kind, slot, f, row, iv, fv, lo_b, hi_b, out_i, out_f):
+def _put_float(out_f, by_row, slot, row, v):
+    """out_f is (fields, rows), or (rows, fields) for a dense table."""
+    if by_row:
+        out_f[row, slot] = v
+    else:
+        out_f[slot, row] = v
+
+
+@njit(cache=True)
+def _store(kind, slot, f, row, iv, fv, lo_b, hi_b, out_i, out_f, by_row):
     """Write a parsed value; False when an integer is outside its bounds."""
     if kind == FLOAT:
-        out_f[slot, row] = fv
+        _put_float(out_f, by_row, slot, row, fv)
         return True
     if iv < lo_b[f] or iv > hi_b[f]:
         return False
@@ -506,7 +515,9 @@ def _store(kind, slot, f, row, iv, fv, lo_b, hi_b, out_i, out_f):
 
 
 @njit(cache=True)
-def _quoted(buf, q, hi, line, row, f, sep, kind, slots, lo_b, hi_b, out_i, out_f, out_t, err):
+def _quoted(
+    buf, q, hi, line, row, f, sep, kind, slots, lo_b, hi_b, out_i, out_f, by_row, out_t, err
+):
     """A field in double quotes at q; returns the position after the closing quote or -1."""
     s = q + 1
     e = s
@@ -537,116 +548,220 @@ def _quoted(buf, q, hi, line, row, f, sep, kind, slots, lo_b, hi_b, out_i, out_f
     if st != 0:
         _fail(err, st, line, f, 0, s, e, 0)
         return -1
-    if not _store(kind, slots[f], f, row, iv, fv, lo_b, hi_b, out_i, out_f):
+    if not _store(kind, slots[f], f, row, iv, fv, lo_b, hi_b, out_i, out_f, by_row):
         _fail(err, ERR_BOUNDS, line, f, 0, s, e, iv)
         return -1
     return e + 1
 
 
 @njit(cache=True)
-def _parse_line(
-    buf, p, hi, line, row, sep, nf_expect, kinds, slots, lo_b, hi_b, out_i, out_f, out_t, err
+def _field_slow(
+    buf, q, hi, line, row, f, sep, kind, slots, lo_b, hi_b, out_i, out_f, by_row, out_t, err
 ):
-    """Parse one data line starting at p; returns the start of the next line (-1 on error)."""
+    """Any field the fast path did not take: padding, quotes, text, dates, other numbers.
+
+    Returns ``(end of the field, field is blank)``, or ``(-1, False)`` after
+    recording an error.
+    """
+    if sep != SEP_BLANKS:
+        q = _skip_pad(buf, q, hi, sep)
+    if q < hi and buf[q] == 34:
+        r = _quoted(
+            buf, q, hi, line, row, f, sep, kind, slots, lo_b, hi_b, out_i, out_f, by_row, out_t, err
+        )
+        return r, False
+    if kind == SKIP or kind == TOKEN:
+        r = _field_end(buf, q, hi, sep)
+        blank = r == q
+        if kind == TOKEN:
+            if blank:
+                _fail(err, ERR_EMPTY, line, f, 0, q, q, 0)
+                return -1, False
+            out_t[2 * slots[f], row] = q
+            out_t[2 * slots[f] + 1, row] = r
+        return r, blank
+    fv = 0.0
+    iv = np.int64(0)
+    if kind == INT:
+        iv, r, st = parse_int(buf, q, hi)
+    elif kind == FLOAT:
+        fv, r, st = parse_float(buf, q, hi)
+    else:
+        iv, r, st = parse_date(buf, q, hi, sep != SEP_BLANKS)
+    if st != 0:
+        _fail_value(buf, q, hi, sep, line, f, st, iv, err)
+        return -1, False
+    if kind == FLOAT:
+        _put_float(out_f, by_row, slots[f], row, fv)
+    elif iv < lo_b[f] or iv > hi_b[f]:
+        _fail_value(buf, q, hi, sep, line, f, 0, iv, err)
+        return -1, False
+    else:
+        out_i[slots[f], row] = iv
+    return r, False
+
+
+@njit(cache=True)
+def _after_slow(buf, s, r, hi, sep, line, f, kind, err):
+    """After field f (started at s, ended at r) when no separator follows at once.
+
+    Returns the next field's start, ``hi + 1`` at the line end, or -1 after
+    recording an error.
+    """
+    if sep == SEP_BLANKS:
+        if r < hi and buf[r] != 10 and not _is_blank(buf[r]):
+            code = ERR_DATE if kind == DATE else ERR_NUMBER
+            _fail(err, code, line, f, 0, s, _field_end(buf, r, hi, sep), 0)
+            return -1
+        while r < hi and _is_blank(buf[r]):
+            r += 1
+        if r >= hi or buf[r] == 10:
+            return hi + 1
+        return r
+    r = _skip_pad(buf, r, hi, sep)
+    if r >= hi or buf[r] == 10:
+        return hi + 1
+    if sep >= 0 and buf[r] == sep:
+        return r + 1
+    if sep == SEP_DOUBLE_COLON and buf[r] == 58 and r + 1 < hi and buf[r + 1] == 58:
+        return r + 2
+    # e.g. "12abc", or text after a closing quote
+    _fail(
+        err, ERR_DATE if kind == DATE else ERR_NUMBER, line, f, 0, s, _field_end(buf, r, hi, sep), 0
+    )
+    return -1
+
+
+@njit(cache=True, inline="always")
+def _parse_line(
+    buf,
+    p,
+    hi,
+    line,
+    row,
+    sep,
+    nf_expect,
+    kinds,
+    slots,
+    bounded,
+    lo_b,
+    hi_b,
+    out_i,
+    out_f,
+    by_row,
+    out_t,
+    err,
+):
+    """Parse one data line starting at p; returns the start of the next line (-1 on error).
+
+    Plain decimal integers and floats followed by the separator are parsed
+    here without calls (the common case, and most of the time); anything else
+    goes through ``_field_slow``/``_after_slow``.
+    """
     n_kinds = kinds.shape[0]
     f = 0
     q = p
+    if sep == SEP_BLANKS:
+        while q < hi and _is_blank(buf[q]):
+            q += 1
     blank = False
     while True:
-        # --- start of field f
-        if sep == SEP_BLANKS:
-            while q < hi and _is_blank(buf[q]):
-                q += 1
-            if q >= hi or buf[q] == 10:
-                break
-        elif q < hi and (buf[q] == 32 or buf[q] == 9 or buf[q] == 13):
-            q = _skip_pad(buf, q, hi, sep)
         kind = kinds[f] if f < n_kinds else SKIP
+        s = q
+        r = -1
         blank = False
-        if q < hi and buf[q] == 34:
-            r = _quoted(
-                buf, q, hi, line, row, f, sep, kind, slots, lo_b, hi_b, out_i, out_f, out_t, err
+        if kind == INT:
+            neg = q < hi and buf[q] == 45
+            t = q + 1 if neg else q
+            v = np.int64(0)
+            u = t
+            while u < hi:
+                d = np.int64(buf[u]) - 48
+                if d < 0 or d > 9:
+                    break
+                v = v * 10 + d
+                u += 1
+            if 0 < u - t <= 18:
+                if neg:
+                    v = -v
+                if bounded and (v < lo_b[f] or v > hi_b[f]):
+                    _fail_value(buf, s, hi, sep, line, f, 0, v, err)
+                    return -1
+                out_i[slots[f], row] = v
+                r = u
+        elif kind == FLOAT:
+            neg = q < hi and buf[q] == 45
+            t = q + 1 if neg else q
+            w = np.int64(0)
+            u = t
+            while u < hi:
+                d = np.int64(buf[u]) - 48
+                if d < 0 or d > 9:
+                    break
+                w = w * 10 + d
+                u += 1
+            n = u - t
+            n_frac = 0
+            if u < hi and buf[u] == 46:
+                u += 1
+                t = u
+                while u < hi:
+                    d = np.int64(buf[u]) - 48
+                    if d < 0 or d > 9:
+                        break
+                    w = w * 10 + d
+                    u += 1
+                n_frac = u - t
+                n += n_frac
+            if 0 < n <= 15 and not (u < hi and (buf[u] == 101 or buf[u] == 69)):
+                # exact operands, one rounding: the correctly rounded value
+                fv = float(w) / _P10[n_frac] if n_frac else float(w)
+                _put_float(out_f, by_row, slots[f], row, -fv if neg else fv)
+                r = u
+        if r < 0:
+            r, blank = _field_slow(
+                buf,
+                s,
+                hi,
+                line,
+                row,
+                f,
+                sep,
+                kind,
+                slots,
+                lo_b,
+                hi_b,
+                out_i,
+                out_f,
+                by_row,
+                out_t,
+                err,
             )
             if r < 0:
                 return -1
-        elif kind == SKIP or kind == TOKEN:
-            r = _field_end(buf, q, hi, sep)
-            blank = r == q
-            if kind == TOKEN:
-                if blank:
-                    _fail(err, ERR_EMPTY, line, f, 0, q, q, 0)
-                    return -1
-                out_t[2 * slots[f], row] = q
-                out_t[2 * slots[f] + 1, row] = r
-        else:
-            fv = 0.0
-            iv = np.int64(0)
-            if kind == INT:
-                iv, r, st = parse_int(buf, q, hi)
-            elif kind == FLOAT:
-                fv, r, st = parse_float(buf, q, hi)
-            else:
-                iv, r, st = parse_date(buf, q, hi, sep != SEP_BLANKS)
-            # (kept inline: a helper returning a flag here costs a third of the time)
-            if st != 0:
-                _fail_value(buf, q, hi, sep, line, f, st, iv, err)
-                return -1
-            if kind == FLOAT:
-                out_f[slots[f], row] = fv
-            elif iv < lo_b[f] or iv > hi_b[f]:
-                _fail_value(buf, q, hi, sep, line, f, st, iv, err)
-                return -1
-            else:
-                out_i[slots[f], row] = iv
-        # --- after the field: a separator (fast path), padding, or the line end
-        if sep >= 0 and r < hi and buf[r] == sep:
-            f += 1
-            q = r + 1
-            continue
-        if sep == SEP_BLANKS:
-            if r < hi and buf[r] != 10 and not _is_blank(buf[r]):
-                _fail(
-                    err,
-                    ERR_DATE if kind == DATE else ERR_NUMBER,
-                    line,
-                    f,
-                    0,
-                    q,
-                    _field_end(buf, r, hi, sep),
-                    0,
-                )
-                return -1
-            f += 1
-            q = r
-            continue
-        r = _skip_pad(buf, r, hi, sep)
-        if r >= hi or buf[r] == 10:
-            f += 1
-            q = r
-            break
-        if sep >= 0 and buf[r] == sep:
-            q = r + 1
-        elif sep == SEP_DOUBLE_COLON and buf[r] == 58 and r + 1 < hi and buf[r + 1] == 58:
-            q = r + 2
-        else:  # e.g. "12abc" or text after a closing quote
-            _fail(
-                err,
-                ERR_DATE if kind == DATE else ERR_NUMBER,
-                line,
-                f,
-                0,
-                q,
-                _field_end(buf, r, hi, sep),
-                0,
-            )
-            return -1
         f += 1
+        if r < hi:
+            c = buf[r]
+            if c == sep:
+                q = r + 1
+                continue
+            if c == 10:
+                q = r
+                break
+        q = _after_slow(buf, s, r, hi, sep, line, f - 1, kind, err)
+        if q < 0:
+            return -1
+        if q > hi:  # line end
+            q = r
+            while q < hi and buf[q] != 10:
+                q += 1
+            break
     if blank and f > 1 and f - 1 == nf_expect:
         f -= 1  # "a,b,c," : a trailing separator
     if f != nf_expect:
         _fail(err, ERR_FIELDS, line, f, f, p, p, 0)
         return -1
-    return _next_line(buf, q, hi)
+    return q + 1 if q < hi else hi
 
 
 @njit(cache=True)
@@ -663,10 +778,12 @@ def _parse_chunk(
     nf_expect,
     kinds,
     slots,
+    bounded,
     lo_b,
     hi_b,
     out_i,
     out_f,
+    by_row,
     out_t,
     err,
     stats,
@@ -689,10 +806,12 @@ def _parse_chunk(
                 nf_expect,
                 kinds,
                 slots,
+                bounded,
                 lo_b,
                 hi_b,
                 out_i,
                 out_f,
+                by_row,
                 out_t,
                 err,
             )
@@ -724,10 +843,12 @@ def _parse_chunks(
     nf_expect,
     kinds,
     slots,
+    bounded,
     lo_b,
     hi_b,
     out_i,
     out_f,
+    by_row,
     out_t,
     errs,
     stats,
@@ -746,10 +867,12 @@ def _parse_chunks(
             nf_expect,
             kinds,
             slots,
+            bounded,
             lo_b,
             hi_b,
             out_i,
             out_f,
+            by_row,
             out_t,
             errs[c],
             stats[c],
@@ -894,10 +1017,16 @@ class Dialect:
 
 
 def as_buffer(data) -> np.ndarray:
-    """A read-only uint8 view of ``data`` (bytes, bytearray, memoryview or array)."""
+    """A read-only uint8 view of ``data`` (bytes, bytearray, memoryview or array).
+
+    Always read-only, so that the kernels are compiled for one buffer type.
+    """
     if isinstance(data, np.ndarray):
-        return data.view(np.uint8).reshape(-1)
-    return np.frombuffer(data, dtype=np.uint8)
+        view = data.view(np.uint8).reshape(-1).view()
+    else:
+        view = np.frombuffer(data, dtype=np.uint8)
+    view.flags.writeable = False
+    return view
 
 
 def chunk_bounds(buf: np.ndarray, start: int, end: int, n_chunks: int | None = None) -> np.ndarray:
@@ -996,11 +1125,11 @@ def scan(
     out_t = np.empty((2 * counts.get(TOKEN, 0), cap), dtype=np.int64)
     if float_layout == "rows":
         floats = np.empty((cap, counts.get(FLOAT, 0)), dtype=np.float64)
-        out_f = floats.T
     else:
-        floats = out_f = np.empty((counts.get(FLOAT, 0), cap), dtype=np.float64)
+        floats = np.empty((counts.get(FLOAT, 0), cap), dtype=np.float64)
     errs = np.zeros((cuts.shape[0] - 1, _E_SIZE), dtype=np.int64)
     stats = np.zeros((cuts.shape[0] - 1, 2), dtype=np.int64)
+    bounded = bool(bounds) and any(lim is not None for lim in bounds)
     _parse_chunks(
         buf,
         cuts,
@@ -1013,10 +1142,12 @@ def scan(
         n_fields,
         kinds,
         slots,
+        bounded,
         lo_b,
         hi_b,
         out_i,
-        out_f,
+        floats,
+        float_layout == "rows",
         out_t,
         errs,
         stats,
