@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -23,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+EXCEPTION = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)\b")
 
 
 @dataclass(frozen=True)
@@ -110,10 +113,19 @@ def _spawn(argv: list[str], env: dict, timeout: float) -> tuple[int, float, int,
         wall = time.perf_counter() - start
         proc.returncode = os.waitstatus_to_exitcode(status)
         err.seek(0)
-        lines = err.read()[-4000:].decode("utf-8", "replace").strip().splitlines()
-        tail = lines[-1] if lines else ""
+        tail = _error_line(err.read()[-20000:].decode("utf-8", "replace"))
     peak = usage.ru_maxrss * (1 if sys.platform == "darwin" else 1024)
     return proc.returncode, wall, peak, tail
+
+
+def _error_line(stderr: str) -> str:
+    """The exception line of a traceback (colours stripped), else the last line."""
+    lines = [ANSI.sub("", line).strip() for line in stderr.splitlines()]
+    lines = [line for line in lines if line]
+    for line in reversed(lines):
+        if EXCEPTION.match(line):
+            return line
+    return lines[-1] if lines else ""
 
 
 def run_once(tool: Tool, args: dict, env: dict, timeout: float) -> dict:
