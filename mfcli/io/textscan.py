@@ -71,9 +71,9 @@ CHUNK_BYTES = 1 << 22
 
 # ---------------------------------------------------------------- number tables
 _P10 = np.array([10.0**k for k in range(23)], dtype=np.float64)
-_Q_MIN = -345
+_Q_MIN = -380
 _Q_MAX = 310
-_MAX_DIGITS = 18  # mantissa digits kept: 10**18 < 2**63
+_LIMB_DIGITS = 18  # digits per mantissa limb: 10**18 < 2**63; two limbs are kept
 
 
 def _pow10_table():
@@ -117,25 +117,70 @@ def _two_prod(a, b):
 
 
 @njit(cache=True)
-def _to_double(w, e10, nd):
-    """w * 10**e10 for a mantissa w < 10**18 with nd significant digits."""
-    if w == 0:
-        return 0.0
-    if w < 9007199254740992:  # 2**53: w is exact as a double
-        if 0 <= e10 <= 22:
-            return float(w) * _P10[e10]
-        if -22 <= e10 < 0:
-            return float(w) / _P10[-e10]
-    if e10 + nd > 310:
-        return math.inf
-    if e10 + nd < -326:
-        return 0.0
-    k = e10 - _Q_MIN
+def _dd_times_pow10(w, k):
+    """w * 10**q as a double-double (p, e) in units of 2**_P10_E2[k] (k = q - _Q_MIN)."""
     w_hi = float(w)
-    w_lo = float(w - np.int64(w_hi))
+    w_lo = float(w - np.int64(w_hi))  # w < 2**63: exact
     p, e = _two_prod(w_hi, _P10_HI[k])
     e += w_hi * _P10_LO[k] + w_lo * _P10_HI[k]
-    return math.ldexp(p + e, _P10_E2[k])
+    return p, e
+
+
+@njit(cache=True)
+def _round_scaled(h, lo, e2):
+    """(h + lo) * 2**e2 rounded once to a double, subnormal results included."""
+    if math.frexp(h)[1] + e2 > -1021:
+        return math.ldexp(h + lo, e2)  # a normal result: the scaling is exact
+    # subnormal: round to a multiple of 2**-1074 from the unrounded pair
+    shift = e2 + 1074
+    z = math.ldexp(h, shift)
+    ze = math.ldexp(lo, shift)
+    zi = math.floor(z)
+    frac = (z - zi) + ze
+    while frac < 0.0:
+        zi -= 1.0
+        frac += 1.0
+    while frac >= 1.0:
+        zi += 1.0
+        frac -= 1.0
+    if frac > 0.5 or (frac == 0.5 and zi % 2.0 == 1.0):
+        zi += 1.0
+    return math.ldexp(zi, -1074)
+
+
+@njit(cache=True)
+def _to_double(w1, w2, n2, e10, n_sig):
+    """w1 * 10**(e10 + n2) + w2 * 10**e10, where w1 holds the first 18 significant
+    digits, w2 the next n2 (<= 18), and n_sig counts the digits of both."""
+    if w1 == 0:
+        return 0.0
+    if w2 == 0 and w1 < 9007199254740992:  # 2**53: w1 is exact as a double
+        e = e10 + n2
+        if 0 <= e <= 22:
+            return float(w1) * _P10[e]
+        if -22 <= e < 0:
+            return float(w1) / _P10[-e]
+    top = e10 + n_sig  # the value is below 10**top
+    if top > 310:
+        return math.inf
+    if top < -326:
+        return 0.0
+    k1 = e10 + n2 - _Q_MIN
+    h, lo = _dd_times_pow10(w1, k1)
+    if w2 != 0:
+        k2 = e10 - _Q_MIN
+        p2, e2 = _dd_times_pow10(w2, k2)
+        shift = _P10_E2[k2] - _P10_E2[k1]
+        p2 = math.ldexp(p2, shift)
+        e2 = math.ldexp(e2, shift)
+        s = h + p2  # two-sum, then fold in the low parts
+        v = s - h
+        err = (h - (s - v)) + (p2 - v)
+        h = s
+        lo = err + lo + e2
+    s = h + lo  # renormalise
+    lo = lo - (s - h)
+    return _round_scaled(s, lo, _P10_E2[k1])
 
 
 @njit(cache=True)
@@ -176,29 +221,40 @@ def _parse_float_full(buf, p, end):
         if _match_word(buf, q, end, _NAN):
             return math.nan, q + 3, 0
         return 0.0, p, ERR_NUMBER
-    w = np.int64(0)
-    nd = 0
-    e10 = 0
+    # first 18 significant digits in w1, the next 18 in w2, the rest only count
+    w1 = np.int64(0)
+    w2 = np.int64(0)
+    n1 = 0
+    n2 = 0
+    e10 = 0  # decimal exponent of the last digit kept
     digits = False
-    while q < end and 48 <= buf[q] <= 57:
-        digits = True
-        if nd < _MAX_DIGITS:
-            w = w * 10 + (np.int64(buf[q]) - 48)
-            if w != 0:
-                nd += 1
-        else:
-            e10 += 1
-        q += 1
-    if q < end and buf[q] == 46:
-        q += 1
-        while q < end and 48 <= buf[q] <= 57:
-            digits = True
-            if nd < _MAX_DIGITS:
-                w = w * 10 + (np.int64(buf[q]) - 48)
-                e10 -= 1
-                if w != 0:
-                    nd += 1
+    frac = False
+    while q < end:
+        c = buf[q]
+        if c == 46 and not frac:
+            frac = True
             q += 1
+            continue
+        if c < 48 or c > 57:
+            break
+        digits = True
+        d = np.int64(c) - 48
+        if n1 == 0 and d == 0:
+            if frac:
+                e10 -= 1  # a leading zero after the point
+        elif n1 < _LIMB_DIGITS:
+            w1 = w1 * 10 + d
+            n1 += 1
+            if frac:
+                e10 -= 1
+        elif n2 < _LIMB_DIGITS:
+            w2 = w2 * 10 + d
+            n2 += 1
+            if frac:
+                e10 -= 1
+        elif not frac:
+            e10 += 1  # a dropped integer digit still scales the value
+        q += 1
     if not digits:
         return 0.0, p, ERR_NUMBER
     if q < end and (buf[q] == 101 or buf[q] == 69):
@@ -215,7 +271,7 @@ def _parse_float_full(buf, p, end):
                 r += 1
             e10 += -x if eneg else x
             q = r
-    v = _to_double(w, e10, nd)
+    v = _to_double(w1, w2, n2, e10, n1 + n2)
     if math.isinf(v):
         return 0.0, q, ERR_OVERFLOW
     return (-v if neg else v), q, 0
