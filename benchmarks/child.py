@@ -59,6 +59,7 @@ def main(argv: list[str]) -> int:
     start = time.perf_counter()
     info = func(args)
     seconds = time.perf_counter() - start
+    done_at = time.time()
     peak = peak_rss()
     warm = None
     if spec.get("warm"):
@@ -69,6 +70,7 @@ def main(argv: list[str]) -> int:
     result = {
         "seconds": seconds,
         "warm_seconds": warm,
+        "first_done_at": done_at,
         "base_rss": base,
         "peak_rss": peak,
         "info": info if isinstance(info, dict) else {},

@@ -62,7 +62,7 @@ def scenario_section(scenario: Scenario, results: dict[str, Measurement], data: 
     else:
         head = (
             "| tool | time (s) | warm (s) | mfcli / peer | peak RSS (MiB) | "
-            "above baseline (MiB) | process (s) | notes |"
+            "above baseline (MiB) | spawn to result (s) | notes |"
         )
         rule = "|---|---:|---:|---:|---:|---:|---:|---|"
     lines += [head, rule]
@@ -113,8 +113,10 @@ def render(machine_md: str, sections: list[tuple[object, list[str]]]) -> str:
         "",
         "Written by the benchmark harness (`benchmarks/`); do not edit by hand. Ratios matter "
         "more than absolute times: the machine is shared and noisy. *time* is the operation "
-        "itself in a fresh process; *peak RSS* is the process's high-water mark and "
-        "*above baseline* subtracts the resident memory after imports, just before the call.",
+        "itself in a fresh process, *warm* a second call in the same process, *spawn to result* "
+        "the whole cold path (interpreter, imports, call); *peak RSS* is the process's "
+        "high-water mark during the first call and *above baseline* subtracts the resident "
+        "memory after imports, just before the call.",
         "",
         "## Machine",
         "",
