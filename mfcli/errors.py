@@ -130,3 +130,6 @@ class Interrupted(MfcliError):
         name = "SIGTERM" if signum == signal.SIGTERM else "SIGINT"
         super().__init__(f"interrupted by {name}")
         self.exit_code = EXIT_SIGTERM if signum == signal.SIGTERM else EXIT_SIGINT
+
+    def located(self, path=None, line=None) -> MfcliError:
+        return self  # a signal is about the process, not about a file

@@ -36,8 +36,8 @@ class MfcliGroup(TyperGroup):
 
         try:
             with terminate_as_exception():
-                super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
-            code = 0
+                rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            code = rv if isinstance(rv, int) else 0
         except typer.Exit as exc:
             code = exc.exit_code
         except _NoArgsIsHelp as exc:
@@ -74,6 +74,18 @@ class MfcliGroup(TyperGroup):
         if standalone_mode:
             sys.exit(code)
         return code
+
+
+    def invoke(self, ctx):
+        # typer turns KeyboardInterrupt into a silent exit; keep it a one-line error.
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            import signal
+
+            from mfcli.errors import Interrupted
+
+            raise Interrupted(signal.SIGINT) from None
 
 
 def _error(message: str, prefixed: bool = False) -> None:

@@ -170,6 +170,8 @@ def test_signals_exit_cleanly(signum, code, name):
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        # A shell starting background jobs ignores SIGINT for them; undo that.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     time.sleep(1.5)
     proc.send_signal(signum)
