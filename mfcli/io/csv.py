@@ -129,6 +129,9 @@ _VALUE_WORDS = (
     "feedback",
 )
 _TIME_WORDS = ("time", "date", "epoch")
+_ID_NAMES = {"u", "i", "uid", "iid", "sid", "pid", "row", "col", "from", "to"}
+_VALUE_NAMES = {"r", "v", "w", "y", "val"}
+_TIME_NAMES = {"t", "ts"}
 
 
 def read(path: str, options: ReadOptions) -> Matrix:
@@ -237,14 +240,14 @@ def _is_number(token: str) -> bool:
 
 
 def _column_kind(tokens: list[str]) -> str:
-    kinds = {_kind_of(t) for t in tokens}
-    if not kinds:
-        return "str"
-    if kinds == {"int"}:
-        return "int"
-    if kinds <= {"int", "float"}:
-        return "float"
-    if kinds == {"date"}:
+    """int, float, date or str: what most of the sample holds (a stray bad value
+    is left for the scanner to report with its line)."""
+    kinds = Counter(_kind_of(t) for t in tokens)
+    n = sum(kinds.values())
+    numbers = kinds["int"] + kinds["float"]
+    if n and 2 * numbers >= n:
+        return "float" if kinds["float"] else "int"
+    if n and 2 * kinds["date"] >= n:
         return "date"
     return "str"
 
@@ -262,6 +265,10 @@ def _parse_sep(sep: str | None) -> tuple[bool, str | None]:
         f"unsupported separator {sep!r}",
         hint="use one character, '::', or tab, comma, semicolon, pipe, space, whitespace",
     )
+
+
+def _sep_name(sep: str | None) -> str:
+    return {None: "whitespace", "\t": "tab"}.get(sep, repr(sep))
 
 
 def _sniff_sep(rows: list[str]) -> str | None:
@@ -297,7 +304,12 @@ def _sniff(data: bytes, options: ReadOptions) -> _Sniff:
     fields = [split_fields(ln.text, sep) for ln in data_lines]
     first = fields[0]
     below = fields[1:]
-    width = Counter(len(f) for f in below or fields).most_common(1)[0][0]
+    width = Counter(len(f) for f in fields).most_common(1)[0][0]  # ties: the first line
+    if width < 2:
+        raise InputDataError(
+            f"every line has a single field (separator: {_sep_name(sep)})",
+            hint="a matrix needs at least two columns; check --sep",
+        )
     columns = [[f[j] for f in below if len(f) == width] for j in range(width)]
     below_kinds = [_column_kind(c) for c in columns]
 
@@ -380,17 +392,17 @@ def _norm(name: str) -> str:
 
 def _id_like(name: str) -> bool:
     n = _norm(name)
-    return n.endswith("id") or n.endswith("ids") or any(w in n for w in _ID_WORDS)
+    return n in _ID_NAMES or n.endswith(("id", "ids")) or any(w in n for w in _ID_WORDS)
 
 
 def _time_like(name: str) -> bool:
     n = _norm(name)
-    return n == "ts" or any(w in n for w in _TIME_WORDS)
+    return n in _TIME_NAMES or any(w in n for w in _TIME_WORDS)
 
 
 def _value_like(name: str) -> bool:
     n = _norm(name)
-    return any(w in n for w in _VALUE_WORDS)
+    return n in _VALUE_NAMES or any(w in n for w in _VALUE_WORDS)
 
 
 @dataclass
@@ -666,15 +678,6 @@ def _name_or_index(col, names):
 
 def _read_dense(data, sn, plan: _Dense, dialect, options, meta) -> Matrix:
     names = _names_for(sn)
-    bad = [j for j, k in enumerate(sn.kinds) if k not in ("int", "float")]
-    if plan.label == "text":
-        bad = [j for j in bad if j != 0]
-    if bad:
-        j = bad[0]
-        raise InputDataError(
-            f"column {_label(j, names)} of a dense table is not numeric (e.g. {_example(sn, j)!r})",
-            hint="use --columns user,item[,rating[,time]] if the file holds triplets",
-        )
     counter = plan.label == "counter" and sn.width > 2 and _counter_sample(data, sn)
     first = ts.TOKEN if plan.label == "text" else (ts.INT if counter else ts.FLOAT)
     kinds = [first] + [ts.FLOAT] * (sn.width - 1)
