@@ -345,8 +345,17 @@ def _timestamps(
     arrival = np.maximum(rng.integers(0, span, n_rows), rng.integers(0, span, n_rows))
     left = span - arrival
     length = np.minimum(rng.integers(0, left, endpoint=True), rng.integers(0, left, endpoint=True))
-    offset = rng.integers(0, length[rows], endpoint=True)
-    return np.int64(start) + arrival[rows] + offset
+    stamps = np.empty(rows.shape[0], dtype=np.int64)
+    for a, b in _chunks(rows.shape[0]):
+        r = rows[a:b]
+        stamps[a:b] = rng.integers(0, length[r], endpoint=True)
+        stamps[a:b] += arrival[r] + np.int64(start)
+    return stamps
+
+
+def _chunks(n: int, size: int = 1 << 20):
+    """(start, stop) pairs covering ``range(n)``; the draws do not depend on ``size``."""
+    return ((a, min(a + size, n)) for a in range(0, n, size))
 
 
 def _labels(n: int) -> np.ndarray:
@@ -430,16 +439,18 @@ def ratings(
     item_factors = rng.normal(0.0, factor_sd, (n_items, rank))
 
     values = _interaction(indptr, indices, user_factors, item_factors)
-    values += mean
-    values += user_bias[rows]
-    values += item_bias[indices]
-    values += noise * rng.standard_normal(n_ratings)
-    values -= low
-    values /= step
-    np.rint(values, out=values)
-    values *= step
-    values += low
-    np.clip(values, low, high, out=values)
+    for a, b in _chunks(n_ratings):  # chunked: temporaries stay small
+        v = values[a:b]
+        v += mean
+        v += user_bias[rows[a:b]]
+        v += item_bias[indices[a:b]]
+        v += noise * rng.standard_normal(b - a)
+        v -= low
+        v /= step
+        np.rint(v, out=v)
+        v *= step
+        v += low
+        np.clip(v, low, high, out=v)
 
     stamps = _timestamps(indptr, rows, start, span_days, rng) if timestamps else None
     matrix = Matrix.from_csr(
