@@ -109,6 +109,35 @@ def test_unwritable_directory(tmp_path, small):
         locked.chmod(0o700)
 
 
+def test_unwritable_directory_even_as_root(tmp_path, monkeypatch):
+    monkeypatch.setattr(write.os, "access", lambda *a: False)
+    with pytest.raises(OutputError, match="directory is not writable") as info:
+        write.check_output(str(tmp_path / "a.csv"))
+    assert info.value.exit_code == 73
+
+
+def test_temp_file_cannot_be_created(tmp_path, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise OSError(13, "Permission denied")
+
+    monkeypatch.setattr(write.tempfile, "mkstemp", refuse)
+    with pytest.raises(OutputError, match="cannot create: Permission denied"):
+        write.write_labels(str(tmp_path / "a.terms"), ["x"])
+
+
+def test_file_appearing_meanwhile_is_not_replaced(tmp_path, monkeypatch, small):
+    path = tmp_path / "a.csv"
+
+    def late_arrival(p, *, force=False):
+        path.write_text("someone else's")
+
+    monkeypatch.setattr(write, "check_output", late_arrival)
+    with pytest.raises(OutputError, match="output exists"):
+        write.write_triplets_csv(str(path), small)
+    assert path.read_text() == "someone else's"
+    assert os.listdir(tmp_path) == ["a.csv"]
+
+
 def test_refuses_to_overwrite_and_keeps_the_original(tmp_path, small):
     path = tmp_path / "a.mtx"
     path.write_text("original")
