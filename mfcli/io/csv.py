@@ -191,6 +191,9 @@ def _sample_lines(data: bytes, start: int) -> list[_Line]:
     n_data = 0
     while pos < end and n_data <= SAMPLE_LINES:
         nl = data.find(b"\n", pos, end)
+        if nl < 0 and n_data < 3:
+            nl = data.find(b"\n", pos)  # very long lines: take at least three whole
+            end = len(data) if nl < 0 else max(end, nl + 1)
         if nl < 0:
             if end < len(data):
                 break  # a partial line at the end of the sample

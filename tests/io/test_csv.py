@@ -280,6 +280,18 @@ def test_small_tables_with_non_id_header_are_dense(tmp_path):
     assert not read(tmp_path, "0.5,1.5\n2.5,3.5\n").is_sparse  # float columns: not ids
 
 
+def test_very_long_lines(tmp_path):
+    rows = np.arange(3 * 150_000, dtype=float).reshape(3, -1)  # lines longer than the sample
+    text = "".join(",".join(f"{x:g}" for x in row) + "\n" for row in rows)
+    assert np.array_equal(read(tmp_path, text).to_dense(), rows)
+
+
+def test_integer_ids_beyond_int64_become_strings(tmp_path):
+    m = read(tmp_path, "1,5,1\n123456789012345678901234567890,5,2\n")
+    assert m.meta["id_kinds"]["user"] == "str"
+    assert m.row_labels.tolist() == ["1", "123456789012345678901234567890"]
+
+
 def test_dense_float32(tmp_path):
     assert read(tmp_path, "1,2,3,4,5\n", dtype="float32").dtype == np.float32
 
