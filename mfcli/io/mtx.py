@@ -25,9 +25,9 @@ Decisions (what other readers disagree on):
   ``error`` names the file line of the first duplicate.
 - Sizes are never trusted for allocation: entries are counted in the file
   before anything is allocated (a size line declaring billions of entries in a
-  small file fails as truncated after a scan of what is there), and dimensions
-  implausibly large for the file (row pointers bigger than 64 bytes per file
-  byte, and over 2**26) are refused.
+  small file fails as truncated after a scan of what is there), and a dimension
+  larger than both 2**26 and the file's size in bytes is refused (its row
+  pointers or factors would need far more memory than the data).
 """
 
 from __future__ import annotations
@@ -48,9 +48,9 @@ SYMMETRIES = ("general", "symmetric", "skew-symmetric", "hermitian")
 DIALECT = ts.Dialect(sep=None, comments=("%",), skip_blank=True)
 INT64_MAX = np.iinfo(np.int64).max
 # A dimension may be large (empty rows are legal) but not absurd for the file:
-# the row pointer alone would need 8 bytes per row.
+# CSR needs 8 bytes of row pointer per row, the factors k numbers per column.
 MIN_DIM_LIMIT = 1 << 26
-DIM_PER_BYTE = 64
+DIM_PER_BYTE = 1
 
 
 class _Header:
