@@ -155,7 +155,10 @@ def read(path: str, options: ReadOptions) -> Matrix:
     """
     try:
         # the text is passed in a box so that the CSR build can run without it
-        return _read([read_bytes(path)], options)
+        matrix = _read([read_bytes(path)], options)
+        if not matrix.meta.get("notes"):
+            matrix.meta.pop("notes", None)
+        return matrix
     except MfcliError as exc:
         raise exc.located(display_name(path)) from None
 

@@ -102,7 +102,10 @@ def read(path: str, options: ReadOptions) -> Matrix:
     """
     try:
         data = read_bytes(path)
-        return _read_bytes(data, options)
+        matrix = _read_bytes(data, options)
+        if not matrix.meta.get("notes"):
+            matrix.meta.pop("notes", None)
+        return matrix
     except MfcliError as exc:
         raise exc.located(display_name(path)) from None
 

@@ -65,7 +65,7 @@ def test_coordinate_real_general(tmp_path):
 def test_integer_and_pattern(tmp_path):
     m = read(tmp_path, "%%MatrixMarket matrix coordinate integer general\n2 2 2\n1 1 5\n2 2 -3\n")
     assert m.to_dense().tolist() == [[5, 0], [0, -3]]
-    assert m.meta["notes"] == []
+    assert "notes" not in m.meta
     m = read(tmp_path, "%%MatrixMarket matrix coordinate pattern general\n2 3 2\n1 3\n2 1\n")
     assert m.to_dense().tolist() == [[0, 0, 1], [1, 0, 0]]
 
