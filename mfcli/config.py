@@ -637,3 +637,52 @@ def command_of(config_files: typing.Sequence[str | os.PathLike]) -> str | None:
             _check_command(BaseConfig, data["command"], source, ("command",))
             command = data["command"]
     return command
+
+
+@dataclass(frozen=True)
+class GenerateSection:
+    """Options of ``mfcli generate``; null means the kind's default."""
+
+    kind: str | None = option(
+        None,
+        choices=("ratings", "implicit", "lowrank", "lowrank-sparse", "docterm"),
+        help="what to generate",
+    )
+    rank: int | None = option(None, min=1, help="rank of the planted structure; topics")
+    rows: int | None = option(None, min=1, help="rows: users, or documents for docterm")
+    cols: int | None = option(None, min=1, help="columns: items")
+    nnz: int | None = option(None, min=0, help="stored entries")
+    noise: float | None = option(None, min=0, help="standard deviation of the noise")
+    timestamps: bool | None = option(None, help="write a timestamp column")
+    scale: str | None = option(None, help="ratings: LOW,HIGH")
+    step: float | None = option(None, help="ratings: granularity")
+    user_zipf: float | None = option(None, min=0, help="power-law exponent of row activity")
+    item_zipf: float | None = option(None, min=0, help="power-law exponent of column popularity")
+    counts: str | None = option(None, choices=("poisson", "geometric"), help="implicit counts")
+    decimals: int | None = option(None, min=0, help="lowrank kinds: decimals kept")
+    spectrum: str | None = option(None, help="lowrank kinds: singular values S1,S2,...")
+    doc_length: float | None = option(None, help="docterm: mean words per document")
+    format: str = option("auto", help="output format: auto|csv|tsv|mtx|h5")
+    sep: str | None = option(None, help="CSV separator")
+    header: bool = option(True, help="CSV header line")
+
+
+@register("generate")
+@dataclass(frozen=True)
+class GenerateConfig(BaseConfig):
+    """``mfcli generate``: seeded synthetic data; the YAML reproduces the file."""
+
+    FLAGS: ClassVar[dict[str, str]] = {
+        **BaseConfig.FLAGS,
+        **{
+            name: f"generate.{name}"
+            for name in (
+                "kind", "rank", "rows", "cols", "nnz", "noise", "timestamps", "scale", "step",
+                "user_zipf", "item_zipf", "counts", "decimals", "spectrum", "doc_length",
+                "sep", "header",
+            )
+        },
+        "format": "generate.format",
+    }  # fmt: skip
+
+    generate: GenerateSection = section(GenerateSection)

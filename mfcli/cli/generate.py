@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import typer
 
+from mfcli.cli import configure
 from mfcli.cli import options as opt
 from mfcli.cli.main import app
 
@@ -61,9 +62,12 @@ CSV_NAMES = {
 
 @app.command()
 def generate(
-    kind: str = typer.Argument(..., help="What to generate: " + " | ".join(KINDS) + "."),
-    output: str = typer.Option(
-        ..., "-o", "--output", help="Output file; the suffix picks the format (.gz/.bz2 ok)."
+    ctx: typer.Context,
+    kind: str | None = typer.Argument(
+        None, help="What to generate: " + " | ".join(KINDS) + "."
+    ),
+    output: str | None = typer.Option(
+        None, "-o", "--output", help="Output file; the suffix picks the format (.gz/.bz2 ok)."
     ),
     rows: int | None = typer.Option(
         None, "--rows", "--users", help="Rows: users, or documents for docterm."
@@ -112,6 +116,9 @@ def generate(
     force: bool = typer.Option(False, "--force", help="Replace existing output files."),
     json_out: bool = opt.JSON,
     quiet: bool = opt.QUIET,
+    config: list[str] | None = configure.CONFIG,
+    set_items: list[str] | None = configure.SET,
+    print_config: bool = configure.PRINT_CONFIG,
 ) -> None:
     """Write a seeded synthetic matrix with known structure.
 
@@ -124,22 +131,40 @@ def generate(
     docterm         documents x terms word counts from themed topics; with .mtx
                     the vocabulary goes to OUT.terms (one term per line)
 
-    The same options and seed always give byte-identical files.
+    The same options and seed always give byte-identical files, and
+    --print-config gives the YAML that reproduces the file with --config.
     """
+    import dataclasses
     import time
 
     from mfcli.cli import render
     from mfcli.errors import UsageError
 
-    if kind not in KINDS:
+    if kind is not None and kind not in KINDS:
         raise UsageError(f"unknown kind {kind!r}", hint="use one of " + "|".join(KINDS))
-    given = {
-        "rows": rows, "cols": cols, "nnz": nnz, "rank": rank, "noise": noise,
-        "timestamps": timestamps, "scale": scale, "step": step, "user_zipf": user_zipf,
-        "item_zipf": item_zipf, "counts": counts, "decimals": decimals, "spectrum": spectrum,
-        "doc_length": doc_length,
-    }  # fmt: skip
+    cfg = configure.resolve_from_cli(ctx, "generate", config, set_items, dict(
+        kind=kind, output=output, rows=rows, cols=cols, nnz=nnz, rank=rank, noise=noise,
+        seed=seed, format=format, timestamps=timestamps, sep=sep, header=header, scale=scale,
+        step=step, user_zipf=user_zipf, item_zipf=item_zipf, counts=counts, decimals=decimals,
+        spectrum=spectrum, doc_length=doc_length, force=force,
+    ))  # fmt: skip
+    g = cfg.generate
+    if g.kind is None:
+        raise UsageError("no kind given", hint="name one of " + "|".join(KINDS))
+    kind = g.kind
+    given = {name: getattr(g, name) for name in FLAGS}
     params = _resolve(kind, given)
+    # The printed and stored config is explicit: kind defaults filled in.
+    explicit = {k: (",".join(f"{x:g}" for x in v) if isinstance(v, list) else v)
+                for k, v in params.items()}  # fmt: skip
+    cfg = dataclasses.replace(cfg, generate=dataclasses.replace(g, **explicit))
+    if print_config:
+        configure.print_config(cfg)
+        return
+    output, seed, force = cfg.output.path, cfg.runtime.seed, cfg.output.force
+    format, sep, header = g.format, g.sep, g.header
+    if not output:
+        raise UsageError("no output file given", hint="use -o FILE or output.path in the config")
     start = time.perf_counter()
     outputs = _write(kind, params, output, format, sep, header, seed, force)
     seconds = time.perf_counter() - start

@@ -1,0 +1,46 @@
+"""`--config`, `--set` and `--print-config`: the same plumbing for every command."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+CONFIG = typer.Option(
+    None,
+    "--config",
+    help="YAML config (or a result .h5 to replay); repeatable, later files win.",
+)
+SET = typer.Option(None, "--set", help="Override one key, e.g. --set model.rank=32; repeatable.")
+PRINT_CONFIG = typer.Option(
+    False, "--print-config", help="Print the resolved config as YAML and exit without running."
+)
+
+
+def resolve_from_cli(
+    ctx: typer.Context,
+    command: str,
+    config_files: list[str] | None,
+    set_items: list[str] | None,
+    params: dict[str, Any],
+):
+    """Defaults < config files < --set < the flags the user actually typed."""
+    from mfcli.config import config_class, resolve
+
+    try:
+        from typer._click.core import ParameterSource
+    except ImportError:  # pragma: no cover - older typer uses click itself
+        from click.core import ParameterSource
+
+    typed = {
+        name: value
+        for name, value in params.items()
+        if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE
+    }
+    return resolve(config_class(command), config_files or [], set_items or [], typed)
+
+
+def print_config(config) -> None:
+    from mfcli.config import to_yaml
+
+    typer.echo(to_yaml(config), nl=False)
