@@ -242,9 +242,9 @@ def test_missing_directory_exits_73(tmp_path):
             "10 ratings do not fit in 3 x 3 = 9 cells (lower --ratings or raise --users/--items)",
         ),
         (["generate", "lowrank", "-o", "x.csv", "--rank", "500"], "rank 500 is larger than"),
-        (["generate", "ratings", "-o", "x.csv", "--users", "0"], "users must be a positive"),
+        (["generate", "ratings", "-o", "x.csv", "--users", "0"], "generate.rows: must be >= 1, got 0"),
         (["generate", "docterm", "-o", "x.csv", "--rank", "9"], "9 topics asked"),
-        (["generate", "ratings"], "Missing option '-o' / '--output'"),
+        (["generate", "ratings"], "no output file given"),
     ],
 )
 def test_usage_errors_exit_2(tmp_path, monkeypatch, args, message):
