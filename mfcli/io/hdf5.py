@@ -584,6 +584,9 @@ def _labels_for(h5, choice: Choice):
             return _read_labels(row), None
         if path == "/factors/col":
             return _read_labels(col), None
+    if layout is None and path.count("/") == 1 and "labels" in h5:
+        # Plain files written by mfcli (generate, split): /labels/row and /labels/col.
+        return _read_labels(_label_ds(h5, "labels/row")), _read_labels(_label_ds(h5, "labels/col"))
     return None, None
 
 

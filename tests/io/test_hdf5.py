@@ -846,3 +846,21 @@ def test_corpus_usps_needs_a_name(corpus):
         info.value
     )
     assert HINT in str(info.value)
+
+
+def test_plain_file_labels_written_by_mfcli_are_read(tmp_path):
+    from mfcli.data import Matrix
+    from mfcli.io import read_matrix
+    from mfcli.io.write import write_h5_dense
+
+    dense = Matrix.from_dense(
+        np.arange(6.0).reshape(2, 3),
+        row_labels=np.array(["a", "b"]),
+        col_labels=np.array([10, 20, 30]),
+    )
+    path = tmp_path / "labelled.h5"
+    write_h5_dense(str(path), dense)
+    back = read_matrix(str(path))
+    assert back.row_labels.tolist() == ["a", "b"]
+    assert back.col_labels.tolist() == [10, 20, 30]
+    np.testing.assert_array_equal(back.data, dense.data)
