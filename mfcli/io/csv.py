@@ -348,14 +348,16 @@ def _sniff(data: bytes, options: ReadOptions) -> _Sniff:
                 j < width and not _is_number(tok) and below_kinds[j] in ("int", "float")
                 for j, tok in enumerate(first)
             )
-        else:
-            header = False
+        else:  # a single line: a header when nothing in it is a number
+            header = not any(map(_is_number, first))
         if not header and commented is not None:
             names, source = commented, "comment"
     elif header and commented is not None:
         names, source = commented, "comment"
         header = False  # the first data line is data
     if header:
+        if not below:
+            raise InputDataError("no data lines after the header")
         if sklearn is None:
             names, source = first, "line"
         data_start = data_lines[0].end + 1

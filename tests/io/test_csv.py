@@ -303,6 +303,8 @@ def test_dense_float32(tmp_path):
         ("", None, "no data lines (the file is empty or all comments)"),
         ("# just\n\n# comments\n", None, "no data lines"),
         ("1\n2\n3\n", None, "cannot find a separator: the lines have a single field"),
+        ("userId,movieId,rating\n", None, "no data lines after the header"),
+        ("# c\n3,4,setosa,virginica\n", None, "no data lines after the header"),
         ("1,2,3\n4,5\n", 2, "line has 2 fields, expected 3"),
         ("1,2,3\n4,5,x\n", 2, "bad number 'x' in field 3"),
         ("u,i,r\n1,2,3\n4,5,x\n", 3, "bad number 'x' in r"),
@@ -437,3 +439,32 @@ def test_corpus_ratings(corpus):
     m = mcsv.read(path, ReadOptions(columns="0,1,4,5"))
     assert m.shape == (17615, 16121) and m.meta["duplicates_merged"] == 320
     assert m.timestamps.min() == 959731200 and m.timestamps.max() == 1385596800
+
+
+def test_mutated_files_fail_cleanly(tmp_path):
+    """Random byte edits of valid files: a Matrix or an InputDataError, nothing else."""
+    import random
+
+    seeds = [
+        TRIPLETS,
+        "a\tb\tc\td\te\n1\t2\t3\t4\t5\n6\t7\t8\t9\t10\n",
+        "# it x y z w v\n0 1 2 3 4 5\n1 1 2 3 4 5\n2 1 2 3 4 5\n",
+        "gene cell count\nAA x 3\nBB y 4\n",
+        "3,4,s,v\n5.1,3.5,1.4,0.2,0\n4.9,3.0,1.4,0.2,1\n4.7,3.2,1.3,0.2,1\n",
+        "1,2,3,2000-01-01\n4,5,6,2001-02-03T04:05:06\n",
+    ]
+    alphabet = '0123456789 ,\t\n\r.-+eE%#"abc:;|/'
+    rng = random.Random(5)
+    for _ in range(400):
+        text = list(rng.choice(seeds))
+        for _ in range(rng.randint(1, 3)):
+            pos = rng.randrange(len(text))
+            text[pos : pos + rng.randint(0, 1)] = rng.choice(alphabet)
+        opts = {
+            "duplicates": rng.choice([None, "sum", "last", "error"]),
+            "header": rng.choice([None, True, False]),
+        }
+        try:
+            read(tmp_path, "".join(text), **opts)
+        except InputDataError:
+            pass

@@ -511,3 +511,27 @@ def test_every_malformed_file_reads_or_fails_cleanly(corpus):
         rel = str(path.relative_to(corpus / "malformed"))
         if path.suffix in (".mtx", ".mm", ".gz", ".bz2"):
             assert rel in listed, f"{rel} has no expected outcome"
+
+
+def test_mutated_files_fail_cleanly(tmp_path):
+    """Random byte edits of valid files: a Matrix or an MfcliError, nothing else."""
+    import random
+
+    seeds = [
+        GENERAL,
+        "%%MatrixMarket matrix array real symmetric\n3 3\n1\n2\n3\n4\n5\n6\n",
+        "%%MatrixMarket matrix coordinate pattern symmetric\n3 3 2\n2 1\n3 3\n",
+        "%%MatrixMarket vector coordinate integer general\n4 2\n1 5\n4 6\n",
+    ]
+    alphabet = "0123456789 \t\n\r.-+eE%abc"
+    rng = random.Random(5)
+    for _ in range(400):
+        text = list(rng.choice(seeds))
+        for _ in range(rng.randint(1, 3)):
+            pos = rng.randrange(len(text))
+            text[pos : pos + rng.randint(0, 1)] = rng.choice(alphabet)
+        policy = rng.choice([None, "sum", "last", "error"])
+        try:
+            read(tmp_path, "".join(text), duplicates=policy)
+        except (InputDataError, InputMissingError):
+            pass
