@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,7 +20,8 @@ from typing import Any
 import numpy as np
 
 from mfcli.data import Matrix
-from mfcli.errors import InputDataError, InputMissingError, MfcliError, OutputError
+from mfcli.errors import InputDataError, InputMissingError, MfcliError
+from mfcli.io.atomic import atomic_path, check_output  # noqa: F401 - part of this API
 
 FORMAT = "mfcli-result"
 FORMAT_VERSION = 1
@@ -94,38 +94,10 @@ class Result:
 
 
 # --------------------------------------------------------------------- write
-def check_output(path: str | os.PathLike, *, force: bool = False) -> None:
-    """Fail early (exit 73) if ``path`` cannot be written.
-
-    Call it before a long fit so the user learns at once; :func:`write_result`
-    checks again.
-
-    Raises
-    ------
-    OutputError
-        ``path`` exists and ``force`` is false, is a directory, or its
-        directory is missing or not writable.
-    """
-    path = os.fspath(path)
-    if not path:
-        raise OutputError("empty output path", hint="give -o FILE.h5")
-    if os.path.isdir(path):
-        raise OutputError("is a directory", path=path, hint="give a file name")
-    if os.path.lexists(path) and not force:
-        raise OutputError("output exists", path=path, hint="use --force")
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise OutputError("directory does not exist", path=path, hint="create it first")
-    if not os.access(directory, os.W_OK | os.X_OK):
-        raise OutputError("directory is not writable", path=path)
-
-
 def write_result(result: Result, path: str | os.PathLike, *, force: bool = False) -> None:
-    """Write ``result`` to ``path`` atomically.
+    """Write ``result`` to ``path`` atomically (see :mod:`mfcli.io.atomic`).
 
-    The file is written to a temporary file in the same directory, fsynced and
-    renamed into place; on any failure (including KeyboardInterrupt) the
-    temporary file is removed, so ``path`` is either complete or untouched.
+    ``path`` is either complete or untouched, whatever happens during the write.
 
     Raises
     ------
@@ -134,50 +106,9 @@ def write_result(result: Result, path: str | os.PathLike, *, force: bool = False
     ValueError
         ``result`` breaks the schema (a bug in the caller).
     """
-    path = os.fspath(path)
     _validate(result)
-    check_output(path, force=force)
-    directory = os.path.dirname(os.path.abspath(path))
-    try:
-        fd, tmp = tempfile.mkstemp(
-            prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory
-        )
-        os.close(fd)
-    except OSError as exc:
-        raise OutputError(f"cannot create: {exc.strerror or exc}", path=path) from None
-    try:
-        try:
-            _write_file(result, tmp)
-            _fsync(tmp)
-            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp made it 0600
-        except OSError as exc:
-            raise OutputError(f"cannot write: {exc.strerror or exc}", path=path) from None
-        _publish(tmp, path, force)
-    except BaseException:
-        _remove(tmp)
-        raise
-    _fsync_dir(directory)
-
-
-def _publish(tmp: str, path: str, force: bool) -> None:
-    if force:
-        try:
-            os.replace(tmp, path)
-        except OSError as exc:
-            raise OutputError(f"cannot write: {exc.strerror or exc}", path=path) from None
-        return
-    # A hard link fails if the name exists, so a file that appeared since
-    # check_output is never clobbered.
-    try:
-        os.link(tmp, path)
-    except FileExistsError:
-        raise OutputError("output exists", path=path, hint="use --force") from None
-    except OSError:  # no hard links on this file system
-        if os.path.lexists(path):
-            raise OutputError("output exists", path=path, hint="use --force") from None
-        os.replace(tmp, path)
-        return
-    _remove(tmp)
+    with atomic_path(path, force=force) as tmp:
+        _write_file(result, tmp)
 
 
 def _write_file(result: Result, path: str) -> None:
@@ -371,36 +302,12 @@ def utc_now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
 
 
-def _fsync(path: str) -> None:
-    with open(path, "rb+") as fh:
-        os.fsync(fh.fileno())
 
 
-def _fsync_dir(directory: str) -> None:
-    # Makes the rename durable; not supported everywhere, hence best effort.
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
-def _remove(path: str) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
 
 
 # ---------------------------------------------------------------------- read

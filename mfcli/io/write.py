@@ -22,15 +22,15 @@ from __future__ import annotations
 import bz2
 import gzip
 import os
-import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from contextlib import contextmanager
 
 import numpy as np
 from numba import njit
 
 from mfcli.data import Matrix
-from mfcli.errors import OutputError, UsageError
+from mfcli.errors import UsageError
+from mfcli.io.atomic import atomic_path, check_output
 
 __all__ = [
     "OUTPUT_FORMATS",
@@ -100,96 +100,6 @@ def output_format(path: str, format: str = "auto") -> str:
             hint="drop the compression suffix",
         )
     return format
-
-
-def check_output(path: str, *, force: bool = False) -> None:
-    """Fail early (exit 73) when ``path`` cannot be written.
-
-    Raises
-    ------
-    OutputError
-        ``path`` exists and ``force`` is false, is a directory, or its
-        directory is missing or not writable.
-    """
-    path = os.fspath(path)
-    if not path:
-        raise OutputError("empty output path", hint="give -o FILE")
-    if os.path.isdir(path):
-        raise OutputError("is a directory", path=path, hint="give a file name")
-    if os.path.lexists(path) and not force:
-        raise OutputError("output exists", path=path, hint="use --force")
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise OutputError("directory does not exist", path=path, hint="create it first")
-    if not os.access(directory, os.W_OK | os.X_OK):
-        raise OutputError("directory is not writable", path=path)
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def _unlink(path: str) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
-
-
-@contextmanager
-def atomic_path(path: str, *, force: bool = False) -> Iterator[str]:
-    """Yield a temporary path beside ``path``; rename it into place on success.
-
-    On any exception the temporary file is removed and ``path`` is untouched.
-    Without ``force`` the final step links rather than renames, so a file that
-    appeared meanwhile is never replaced.
-
-    Raises
-    ------
-    OutputError
-        See :func:`check_output`; also when the file cannot be written.
-    """
-    path = os.fspath(path)
-    check_output(path, force=force)
-    directory = os.path.dirname(os.path.abspath(path))
-    try:
-        fd, tmp = tempfile.mkstemp(
-            prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory
-        )
-        os.close(fd)
-    except OSError as exc:
-        raise OutputError(f"cannot create: {exc.strerror or exc}", path=path) from None
-    try:
-        try:
-            yield tmp
-            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp made it 0600
-        except OSError as exc:
-            raise OutputError(f"cannot write: {exc.strerror or exc}", path=path) from None
-        _publish(tmp, path, force)
-    except BaseException:
-        _unlink(tmp)
-        raise
-
-
-def _publish(tmp: str, path: str, force: bool) -> None:
-    try:
-        if force:
-            os.replace(tmp, path)
-            return
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            raise OutputError("output exists", path=path, hint="use --force") from None
-        except OSError:  # no hard links here: accept the tiny race
-            if os.path.lexists(path):
-                raise OutputError("output exists", path=path, hint="use --force") from None
-            os.replace(tmp, path)
-            return
-        _unlink(tmp)
-    except OSError as exc:
-        raise OutputError(f"cannot write: {exc.strerror or exc}", path=path) from None
 
 
 @contextmanager

@@ -15,7 +15,7 @@ import pytest
 
 from mfcli.data import Matrix
 from mfcli.errors import InputDataError, InputMissingError, OutputError
-from mfcli.io import results
+from mfcli.io import atomic, results
 from mfcli.io.results import (
     Result,
     is_result_file,
@@ -211,7 +211,7 @@ def test_failure_during_forced_overwrite_keeps_the_old_file(tmp_path, monkeypatc
     def disk_full(path):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(results, "_fsync", disk_full)
+    monkeypatch.setattr(atomic, "_fsync", disk_full)
     with pytest.raises(OutputError) as info:
         write_result(Result(method="als"), path, force=True)
     assert info.value.exit_code == 73 and "cannot write" in info.value.message
@@ -295,7 +295,7 @@ def test_mkstemp_failure_is_73(tmp_path, monkeypatch):
     def denied(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(results.tempfile, "mkstemp", denied)
+    monkeypatch.setattr(atomic.tempfile, "mkstemp", denied)
     with pytest.raises(OutputError, match="cannot create: Permission denied") as info:
         write_result(Result(method="svd"), tmp_path / "model.h5")
     assert info.value.exit_code == 73

@@ -15,7 +15,7 @@ import scipy.sparse as sp
 
 from mfcli.data import Matrix
 from mfcli.errors import OutputError, UsageError
-from mfcli.io import write
+from mfcli.io import atomic, write
 
 
 def _needs(module: str):
@@ -120,7 +120,7 @@ def test_temp_file_cannot_be_created(tmp_path, monkeypatch):
     def refuse(*args, **kwargs):
         raise OSError(13, "Permission denied")
 
-    monkeypatch.setattr(write.tempfile, "mkstemp", refuse)
+    monkeypatch.setattr(atomic.tempfile, "mkstemp", refuse)
     with pytest.raises(OutputError, match="cannot create: Permission denied"):
         write.write_labels(str(tmp_path / "a.terms"), ["x"])
 
@@ -131,7 +131,7 @@ def test_file_appearing_meanwhile_is_not_replaced(tmp_path, monkeypatch, small):
     def late_arrival(p, *, force=False):
         path.write_text("someone else's")
 
-    monkeypatch.setattr(write, "check_output", late_arrival)
+    monkeypatch.setattr(atomic, "check_output", late_arrival)
     with pytest.raises(OutputError, match="output exists"):
         write.write_triplets_csv(str(path), small)
     assert path.read_text() == "someone else's"
