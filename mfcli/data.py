@@ -168,13 +168,17 @@ class Matrix:
         else:
             if duplicates == "sum":
                 out_values = sb.gather_sum(order, starts, ends, values)
-                out_ts = None if timestamps is None else sb.gather_max(order, starts, ends, timestamps)
+                out_ts = (
+                    None if timestamps is None else sb.gather_max(order, starts, ends, timestamps)
+                )
             else:
                 out_values = sb.gather_last(order, ends, values)
                 out_ts = None if timestamps is None else sb.gather_last(order, ends, timestamps)
             out_cols = cols[order[starts]]
         meta = kwargs.pop("meta", {})
-        meta.setdefault("duplicates_merged", 0 if first_dup < 0 else int(rows.shape[0] - starts.shape[0]))
+        meta.setdefault(
+            "duplicates_merged", 0 if first_dup < 0 else int(rows.shape[0] - starts.shape[0])
+        )
         meta.setdefault("duplicate_policy", duplicates)
         return cls.from_csr(
             new_indptr,

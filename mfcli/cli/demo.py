@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import typer
 
 from mfcli.cli.main import app
@@ -11,7 +9,7 @@ from mfcli.cli.main import app
 
 @app.command()
 def demo(
-    data_dir: Optional[str] = typer.Option(
+    data_dir: str | None = typer.Option(
         None,
         "--data-dir",
         help="Folder with the sample files (default: the repo's sample_data/, "

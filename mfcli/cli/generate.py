@@ -63,9 +63,7 @@ CSV_NAMES = {
 @app.command()
 def generate(
     ctx: typer.Context,
-    kind: str | None = typer.Argument(
-        None, help="What to generate: " + " | ".join(KINDS) + "."
-    ),
+    kind: str | None = typer.Argument(None, help="What to generate: " + " | ".join(KINDS) + "."),
     output: str | None = typer.Option(
         None, "-o", "--output", help="Output file; the suffix picks the format (.gz/.bz2 ok)."
     ),

@@ -57,7 +57,9 @@ def info(
             if len(files) == 1 and not env:
                 raise
             render.error_line(exc)
-            reports.append({"path": path, "kind": "error", "error": exc.one_line(), "exit_code": exc.exit_code})
+            reports.append(
+                {"path": path, "kind": "error", "error": exc.one_line(), "exit_code": exc.exit_code}
+            )
             first_error = first_error or exc
     if json_out:
         render.print_json(reports if len(reports) > 1 else reports[0])

@@ -17,10 +17,11 @@ try:  # typer >= 0.2x vendors click; older releases use click itself
 except ImportError:  # pragma: no cover
     from click import exceptions as cx
 
-_NoArgsIsHelp = getattr(cx, "NoArgsIsHelpError", ())
 
 from mfcli import __version__
 from mfcli.errors import EXIT_INTERNAL, EXIT_SIGINT, EXIT_USAGE, MfcliError
+
+_NoArgsIsHelp = getattr(cx, "NoArgsIsHelpError", ())
 
 DEBUG_FLAG = "--debug"
 
@@ -74,7 +75,6 @@ class MfcliGroup(TyperGroup):
         if standalone_mode:
             sys.exit(code)
         return code
-
 
     def invoke(self, ctx):
         # typer turns KeyboardInterrupt into a silent exit; keep it a one-line error.

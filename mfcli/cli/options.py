@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import typer
 
-FORMAT = typer.Option("auto", "--format", help="Input format: auto|mtx|csv|h5 (auto: by suffix, then by content).")
+FORMAT = typer.Option(
+    "auto", "--format", help="Input format: auto|mtx|csv|h5 (auto: by suffix, then by content)."
+)
 DATASET = typer.Option(None, "--dataset", help="HDF5 object to read (same as FILE.h5:/path).")
-SEP = typer.Option(None, "--sep", help="CSV separator (default: sniffed among , tab ; | :: whitespace).")
-HEADER = typer.Option(None, "--header/--no-header", help="CSV has a header line (default: detected).")
+SEP = typer.Option(
+    None, "--sep", help="CSV separator (default: sniffed among , tab ; | :: whitespace)."
+)
+HEADER = typer.Option(
+    None, "--header/--no-header", help="CSV has a header line (default: detected)."
+)
 COLUMNS = typer.Option(
     None, "--columns", help="CSV columns user,item[,value[,time]] by name or 0-based index."
 )
@@ -47,7 +53,8 @@ def read_options(
         raise UsageError(f"invalid --format {format!r}", hint="use one of " + "|".join(FORMATS))
     if duplicates is not None and duplicates not in DUPLICATE_POLICIES:
         raise UsageError(
-            f"invalid --duplicates {duplicates!r}", hint="use one of " + "|".join(DUPLICATE_POLICIES)
+            f"invalid --duplicates {duplicates!r}",
+            hint="use one of " + "|".join(DUPLICATE_POLICIES),
         )
     if dtype not in ("float32", "float64"):
         raise UsageError(f"invalid --dtype {dtype!r}", hint="use float32 or float64")

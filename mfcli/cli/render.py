@@ -27,7 +27,11 @@ def _fmt(value: Any) -> str:
     if isinstance(value, dict):
         return ", ".join(f"{k} {_fmt(v)}" for k, v in value.items())
     if isinstance(value, list):
-        return " x ".join(map(str, value)) if all(isinstance(v, int) for v in value) else ", ".join(map(str, value))
+        return (
+            " x ".join(map(str, value))
+            if all(isinstance(v, int) for v in value)
+            else ", ".join(map(str, value))
+        )
     return str(value)
 
 
@@ -49,7 +53,17 @@ def print_report(report: dict) -> None:
     for key, value in report.items():
         if key in ("path", "kind") or value is None:
             continue
-        if isinstance(value, dict) and key in ("details", "versions", "provenance", "metrics", "numba", "history", "factors", "blas_env", "threads"):
+        if isinstance(value, dict) and key in (
+            "details",
+            "versions",
+            "provenance",
+            "metrics",
+            "numba",
+            "history",
+            "factors",
+            "blas_env",
+            "threads",
+        ):
             table.add_row(key, "")
             for sub, subvalue in value.items():
                 if subvalue is not None:

@@ -57,7 +57,8 @@ def attach_label_files(matrix, options) -> None:
             raise InputDataError(
                 f"{len(labels)} labels for {n} {'rows' if attr == 'row_labels' else 'columns'}",
                 path=path,
-                hint="the label file needs one line per " + ("row" if attr == "row_labels" else "column"),
+                hint="the label file needs one line per "
+                + ("row" if attr == "row_labels" else "column"),
             )
         setattr(matrix, attr, labels)
 
@@ -124,7 +125,11 @@ def find_companion_labels(path: str, shape: tuple[int, int]):
     rows = cols = None
     sources = {}
     for full, labels in found.items():
-        if rows is None and len(labels) == shape[0] and not full.split("/")[-1].startswith("barcodes"):
+        if (
+            rows is None
+            and len(labels) == shape[0]
+            and not full.split("/")[-1].startswith("barcodes")
+        ):
             rows, sources["row_labels"] = labels, full
         elif cols is None and len(labels) == shape[1]:
             cols, sources["col_labels"] = labels, full

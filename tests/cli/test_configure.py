@@ -46,9 +46,7 @@ def test_precedence_defaults_files_set_flags(tmp_path):
         "generate", "--config", str(one), "--config", str(two), "--set", "generate.rows=31"
     )
     assert config["generate"]["rows"] == 31
-    config = _printed(
-        "generate", "--config", str(one), "--set", "generate.rows=31", "--rows", "41"
-    )
+    config = _printed("generate", "--config", str(one), "--set", "generate.rows=31", "--rows", "41")
     assert config["generate"]["rows"] == 41
     assert config["runtime"]["seed"] == 1  # untouched by flags left at their defaults
 

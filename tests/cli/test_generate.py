@@ -242,7 +242,7 @@ def test_missing_directory_exits_73(tmp_path):
             "10 ratings do not fit in 3 x 3 = 9 cells (lower --ratings or raise --users/--items)",
         ),
         (["generate", "lowrank", "-o", "x.csv", "--rank", "500"], "rank 500 is larger than"),
-        (["generate", "ratings", "-o", "x.csv", "--users", "0"], "generate.rows: must be >= 1, got 0"),
+        (["generate", "ratings", "-o", "x.csv", "--users", "0"], "rows: must be >= 1, got 0"),
         (["generate", "docterm", "-o", "x.csv", "--rank", "9"], "9 topics asked"),
         (["generate", "ratings"], "no output file given"),
     ],

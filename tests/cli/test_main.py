@@ -108,8 +108,7 @@ def test_unsupported_format_exits_65(tmp_path):
     proc = run_cli("info", str(path))
     assert proc.returncode == 65
     assert proc.stderr.decode() == (
-        f"error: {path}: unsupported format: Parquet "
-        "(convert it to Matrix Market, CSV or HDF5)\n"
+        f"error: {path}: unsupported format: Parquet (convert it to Matrix Market, CSV or HDF5)\n"
     )
 
 
