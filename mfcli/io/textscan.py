@@ -1349,11 +1349,20 @@ def factorize_ints(ids: np.ndarray, *, in_place: bool = False) -> tuple[np.ndarr
 
 
 @njit(cache=True)
-def _hash_bytes(buf, s, e):
-    h = np.uint64(14695981039346656037)
+def _token_key(buf, s, e):
+    """(hash, first 8 bytes, next 8 bytes) of buf[s:e], little-endian packed."""
+    h = np.uint64(14695981039346656037) ^ np.uint64(e - s)
+    k0 = np.uint64(0)
+    k1 = np.uint64(0)
     for t in range(s, e):
-        h = (h ^ np.uint64(buf[t])) * np.uint64(1099511628211)
-    return h
+        c = np.uint64(buf[t])
+        h = (h ^ c) * np.uint64(1099511628211)
+        j = t - s
+        if j < 8:
+            k0 |= c << np.uint64(8 * j)
+        elif j < 16:
+            k1 |= c << np.uint64(8 * (j - 8))
+    return h, k0, k1
 
 
 @njit(cache=True)
@@ -1368,45 +1377,62 @@ def _same_bytes(buf, s1, e1, s2, e2):
 
 @njit(cache=True)
 def _factorize_tokens(buf, starts, ends):
-    """First-appearance codes for byte tokens, with an open-addressing hash table."""
+    """First-appearance codes for byte tokens (open addressing, linear probing).
+
+    A slot holds (unique + 1 | length << 40, hash, first 16 bytes): tokens up to
+    16 bytes are compared without touching the text again, and one cache line
+    holds two slots.
+    """
     n = starts.shape[0]
     cap = 1024
-    table = np.full(cap, -1, dtype=np.int64)
+    table = np.zeros((cap, 4), dtype=np.uint64)  # row 0 == empty
     first = np.empty(64, dtype=np.int64)
     n_uniq = 0
     codes = np.empty(n, dtype=np.int64)
     for t in range(n):
         s = starts[t]
         e = ends[t]
-        h = _hash_bytes(buf, s, e)
-        mask = np.uint64(cap - 1)
-        slot = np.int64(h & mask)
+        h, k0, k1 = _token_key(buf, s, e)
+        tag = np.uint64(e - s) << np.uint64(40)
+        slot = np.int64(h & np.uint64(cap - 1))
         while True:
-            u = table[slot]
-            if u < 0:
+            w = table[slot, 0]
+            if w == 0:
                 if n_uniq == first.shape[0]:
                     grown = np.empty(2 * first.shape[0], dtype=np.int64)
                     grown[:n_uniq] = first[:n_uniq]
                     first = grown
                 first[n_uniq] = t
-                table[slot] = n_uniq
+                table[slot, 0] = tag | np.uint64(n_uniq + 1)
+                table[slot, 1] = h
+                table[slot, 2] = k0
+                table[slot, 3] = k1
                 codes[t] = n_uniq
                 n_uniq += 1
                 break
-            f = first[u]
-            if _same_bytes(buf, starts[f], ends[f], s, e):
-                codes[t] = u
-                break
-            slot = (slot + 1) & (cap - 1)
-        if 2 * n_uniq > cap:  # grow and rehash at half load
-            cap *= 4
-            table = np.full(cap, -1, dtype=np.int64)
-            for u in range(n_uniq):
+            if (
+                table[slot, 1] == h
+                and (w >> np.uint64(40)) == np.uint64(e - s)
+                and table[slot, 2] == k0
+                and table[slot, 3] == k1
+            ):
+                u = np.int64(w & np.uint64((1 << 40) - 1)) - 1
                 f = first[u]
-                slot = np.int64(_hash_bytes(buf, starts[f], ends[f]) & np.uint64(cap - 1))
-                while table[slot] >= 0:
-                    slot = (slot + 1) & (cap - 1)
-                table[slot] = u
+                if e - s <= 16 or _same_bytes(buf, starts[f], ends[f], s, e):
+                    codes[t] = u
+                    break
+            slot = (slot + 1) & (cap - 1)
+        if 2 * n_uniq > cap:  # grow at half load: rehash from the stored hashes
+            old = table
+            cap *= 4
+            table = np.zeros((cap, 4), dtype=np.uint64)
+            for o in range(old.shape[0]):
+                if old[o, 0] != 0:
+                    slot = np.int64(old[o, 1] & np.uint64(cap - 1))
+                    while table[slot, 0] != 0:
+                        slot = (slot + 1) & (cap - 1)
+                    for c in range(4):
+                        table[slot, c] = old[o, c]
     return codes, first[:n_uniq].copy()
 
 

@@ -298,6 +298,15 @@ def test_factorize_tokens_sorted_labels():
     assert strings.tolist() == words
 
 
+def test_factorize_long_tokens_sharing_a_prefix():
+    words = ["abcdefghijklmnopX", "abcdefghijklmnopY", "abcdefghijklmnopX", "abcdefghijklmnop"]
+    data = "\n".join(words).encode()
+    result = ts.scan(data, [ts.TOKEN], dialect=ts.Dialect(sep=","), n_fields=1)
+    codes, labels = ts.factorize_tokens(data, *result.tokens(0))
+    assert labels.tolist() == ["abcdefghijklmnop", "abcdefghijklmnopX", "abcdefghijklmnopY"]
+    assert codes.tolist() == [1, 2, 1, 0]
+
+
 # ------------------------------------------------------- parallel == serial
 def _big_text(n_lines: int, seed: int = 3) -> str:
     rng = np.random.default_rng(seed)
