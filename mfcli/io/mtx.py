@@ -10,7 +10,8 @@ comment lines inside the data section are skipped.
 Decisions (what other readers disagree on):
 
 - ``complex`` values are refused ("complex values are not supported").
-- ``vector`` objects are read as n x 1 matrices (``meta["object"] == "vector"``).
+- ``vector`` objects are refused ("vector objects are not supported"): there is
+  nothing to factorize in one column, and scipy refuses them too.
 - ``hermitian`` with a real, integer or pattern field is symmetric (noted in meta).
 - An ``integer`` banner whose values are not all integers (``1.5``, ``inf``) is
   read as real, with a note in ``meta["notes"]``; an integer literal outside
@@ -128,8 +129,6 @@ def _read_bytes(data: bytes, options: ReadOptions) -> Matrix:
         raise InputDataError("pattern values need coordinate format", line=head.banner_line)
     if field == "pattern" and symmetry == "skew-symmetric":
         raise InputDataError("a pattern matrix cannot be skew-symmetric", line=head.banner_line)
-    if head.object == "vector" and symmetry != "general":
-        raise InputDataError(f"a vector cannot be {symmetry}", line=head.banner_line)
     n_rows, n_cols = head.size[0], head.size[1]
     if symmetry != "general" and n_rows != n_cols:
         raise InputDataError(
@@ -210,15 +209,18 @@ def _parse_banner(text: bytes, line: int) -> tuple[str, str, str, str]:
                 f"unknown {what} {value!r} in the banner (expected {' or '.join(allowed)})",
                 line=line,
             )
+    if obj == "vector":
+        raise InputDataError(
+            "vector objects are not supported, only matrices",
+            line=line,
+            hint="a vector is one column: write it as an n x 1 'matrix' if you need it",
+        )
     return obj, fmt, field, symmetry
 
 
 def _parse_size(text: bytes, line: int, obj: str, fmt: str) -> tuple[int, int, int]:
     """(rows, cols, entries) from the size line; entries is None for arrays."""
-    if obj == "vector":
-        names = ("length", "entries") if fmt == "coordinate" else ("length",)
-    else:
-        names = ("rows", "columns", "entries") if fmt == "coordinate" else ("rows", "columns")
+    names = ("rows", "columns", "entries") if fmt == "coordinate" else ("rows", "columns")
     words = text.decode("ascii", errors="replace").split()
     if len(words) != len(names):
         raise InputDataError(
@@ -236,8 +238,6 @@ def _parse_size(text: bytes, line: int, obj: str, fmt: str) -> tuple[int, int, i
         if v > INT64_MAX:
             raise InputDataError(f"size line: {name} {word} exceeds int64", line=line)
         values.append(v)
-    if obj == "vector":
-        values.insert(1, 1)  # n x 1
     if fmt == "array":
         values.append(None)
     rows, cols, entries = values
@@ -286,21 +286,17 @@ def _scan(data, head: _Header, kinds, bounds, names, declared: int):
 # -------------------------------------------------------------- coordinate
 def _read_coordinate(data, head, symmetry, options, dtype, meta) -> Matrix:
     n_rows, n_cols, declared = head.size
-    vector = head.object == "vector"
-    kinds = [ts.INT] if vector else [ts.INT, ts.INT]
-    bounds = [(1, n_rows)] if vector else [(1, n_rows), (1, n_cols)]
-    names = ["index"] if vector else ["row index", "column index"]
+    kinds = [ts.INT, ts.INT]
+    bounds = [(1, n_rows), (1, n_cols)]
+    names = ["row index", "column index"]
     if head.field != "pattern":
         kinds.append(ts.FLOAT)
         names.append("value")
     result = _scan(data, head, kinds, bounds, names, declared)
     rows = result.column(0)
     rows -= 1
-    if vector:
-        cols = np.zeros(declared, dtype=np.int64)
-    else:
-        cols = result.column(1)
-        cols -= 1
+    cols = result.column(1)
+    cols -= 1
     values = None if head.field == "pattern" else result.column(len(kinds) - 1)
     if values is not None and head.field == "integer":
         _check_integer(values, data, head, meta)
