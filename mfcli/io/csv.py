@@ -89,44 +89,12 @@ _FLOAT_RE = re.compile(
     r"[+-]?(\d+\.?\d*([eE][+-]?\d+)?|\.\d+([eE][+-]?\d+)?|inf|infinity|nan)\Z", re.IGNORECASE
 )
 _DATE_RE = re.compile(r"\d{4}-\d{1,2}-\d{1,2}([T ]\d{1,2}:\d{2}(:\d{2}(\.\d*)?)?)?Z?\Z")
-_ID_WORDS = (
-    "user",
-    "item",
-    "session",
-    "customer",
-    "client",
-    "visitor",
-    "member",
-    "product",
-    "movie",
-    "artist",
-    "track",
-    "song",
-    "book",
-    "doc",
-    "word",
-    "term",
-    "gene",
-    "cell",
-    "node",
-    "source",
-    "target",
-    "src",
-    "dst",
+_ID_WORDS = tuple(
+    "user item session customer client visitor member product movie artist track song "
+    "book doc word term gene cell node source target src dst".split()
 )
-_VALUE_WORDS = (
-    "rating",
-    "score",
-    "value",
-    "weight",
-    "count",
-    "plays",
-    "clicks",
-    "stars",
-    "preference",
-    "freq",
-    "implicit",
-    "feedback",
+_VALUE_WORDS = tuple(
+    "rating score value weight count plays clicks stars preference freq implicit feedback".split()
 )
 _TIME_WORDS = ("time", "date", "epoch")
 _ID_NAMES = {"u", "i", "uid", "iid", "sid", "pid", "row", "col", "from", "to"}
