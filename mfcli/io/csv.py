@@ -83,6 +83,7 @@ SEP_NAMES = {
 SAMPLE_BYTES = 1 << 20
 SAMPLE_LINES = 200
 MAX_TRIPLET_WIDTH = 4
+SNIFF_COLUMNS = 256
 
 _INT_RE = re.compile(r"[+-]?\d+\Z")
 _FLOAT_RE = re.compile(
@@ -226,6 +227,18 @@ def _column_kind(tokens: list[str]) -> str:
     return "str"
 
 
+def _kinds(rows: list[list[str]], width: int) -> list[str]:
+    """Column kinds from the sample rows of the usual width.
+
+    Only the first SNIFF_COLUMNS columns are classified; in wider tables the
+    rest are taken as numbers and the scanner reports any that is not, with
+    its line (classifying 10**5 columns in Python would take seconds).
+    """
+    rows = [f for f in rows if len(f) == width]
+    n = min(width, SNIFF_COLUMNS)
+    return [_column_kind([f[j] for f in rows]) for j in range(n)] + ["float"] * (width - n)
+
+
 def _parse_sep(sep: str | None) -> tuple[bool, str | None]:
     """(given, separator) from --sep; None separator means runs of blanks."""
     if sep is None:
@@ -284,8 +297,7 @@ def _sniff(data: bytes, options: ReadOptions) -> _Sniff:
             f"every line has a single field (separator: {_sep_name(sep)})",
             hint="a matrix needs at least two columns; check --sep",
         )
-    columns = [[f[j] for f in below if len(f) == width] for j in range(width)]
-    below_kinds = [_column_kind(c) for c in columns]
+    below_kinds = _kinds(below, width)
 
     # a comment line right before the data that names the columns
     commented = None
@@ -334,8 +346,7 @@ def _sniff(data: bytes, options: ReadOptions) -> _Sniff:
     else:
         data_start = start
         data_line = 1
-        full = [[f[j] for f in fields if len(f) == width] for j in range(width)]
-        kinds = [_column_kind(c) for c in full]
+        kinds = _kinds(fields, width)
     example = below[0] if header and below else first
     return _Sniff(
         sep=sep,
