@@ -21,13 +21,15 @@ def describe_matrix(matrix) -> dict[str, Any]:
         "density": matrix.density,
         "dtype": str(matrix.dtype),
     }
-    if matrix.is_sparse:
-        info["stored_entries"] = int(matrix.data.shape[0])
     finite = np.isfinite(matrix.data)
     non_finite = int(matrix.data.size - np.count_nonzero(finite))
     if matrix.data.size:
         values = matrix.data[finite] if non_finite else matrix.data
-        if values.size:
+        if values.size and np.iscomplexobj(values):
+            info["complex"] = True  # readable for info only: solvers need real values
+            info["abs_min"] = float(np.abs(values).min())
+            info["abs_max"] = float(np.abs(values).max())
+        elif values.size:
             info["value_min"] = float(values.min())
             info["value_max"] = float(values.max())
             info["integer_valued"] = bool(np.all(np.mod(values, 1) == 0))
@@ -68,10 +70,21 @@ def describe_file(path: str, options: ReadOptions | None = None) -> dict[str, An
         summary = summarize_result(base)
         summary.update({"path": path, "kind": "result"})
         return _plain(summary)
-    from mfcli.errors import AmbiguousInputError
+    from dataclasses import replace
+
+    from mfcli.errors import AmbiguousInputError, TableLayoutError
 
     try:
-        matrix = read_matrix(path, options)
+        matrix = read_matrix(path, replace(options, allow_complex=True))
+    except TableLayoutError as exc:
+        # info's job is to say what is there; reading it as a matrix needs --columns.
+        return {
+            "path": path,
+            "kind": "table",
+            "columns": exc.columns,
+            "why": exc.message,
+            "hint": exc.hint,
+        }
     except AmbiguousInputError as exc:
         # Describing a container is info's job; only reading it needs a name.
         return {

@@ -109,6 +109,18 @@ class AmbiguousInputError(InputDataError):
         self.candidates = list(candidates)
 
 
+class TableLayoutError(InputDataError):
+    """A delimited table whose columns do not say which are user, item, value (exit 65).
+
+    ``columns`` describes each column (name, kind, example) so ``info`` can show
+    the table and suggest ``--columns``.
+    """
+
+    def __init__(self, message: str, *, columns: list[dict], **kwargs) -> None:
+        super().__init__(message, **kwargs)
+        self.columns = list(columns)
+
+
 class InputMissingError(MfcliError):
     """The input does not exist or cannot be read (exit 66)."""
 

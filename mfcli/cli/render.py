@@ -45,6 +45,8 @@ def print_report(report: dict) -> None:
         "matrix": report.get("path", ""),
         "result": f"{report.get('path', '')} (mfcli result)",
         "labels": f"{report.get('path', '')} (label list)",
+        "table": f"{report.get('path', '')} (delimited table, layout unclear)",
+        "container": f"{report.get('path', '')} (several matrices)",
         "error": report.get("path", ""),
     }.get(kind, str(report.get("path", kind)))
     table = Table(title=title, title_justify="left", show_header=False, box=None, pad_edge=False)
@@ -68,6 +70,15 @@ def print_report(report: dict) -> None:
             for sub, subvalue in value.items():
                 if subvalue is not None:
                     table.add_row(f"  {sub}", _fmt(subvalue))
+        elif key == "columns" and isinstance(value, list):
+            for col in value:
+                table.add_row(
+                    f"  column {col['index']}",
+                    f"{col['name'] or '-'}: {col['kind']}, e.g. {col['example']!r}",
+                )
+        elif key == "objects" and isinstance(value, list):
+            for obj in value:
+                table.add_row("  object", obj)
         elif key == "config" and isinstance(value, str):
             table.add_row(key, value.rstrip())
         else:

@@ -56,7 +56,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mfcli.data import Matrix
-from mfcli.errors import InputDataError, MfcliError, UsageError
+from mfcli.errors import InputDataError, MfcliError, TableLayoutError, UsageError
 from mfcli.io import textscan as ts
 from mfcli.io.options import ReadOptions
 from mfcli.io.source import display_name, read_bytes
@@ -454,10 +454,19 @@ def _decide(sn: _Sniff, options: ReadOptions):
     lo = 2 if w <= MAX_TRIPLET_WIDTH else 1  # column 0 may hold row labels
     bad = next(j for j in range(lo, w) if not numeric[j])
     label = f"column {bad}" + (f" ({names[bad]!r})" if names and names[bad] else "")
-    raise InputDataError(
+    raise TableLayoutError(
         f"cannot tell the layout: {label} is not numeric "
         f"(e.g. {_example(sn, bad)!r}) in a {w}-column table",
         hint="name the columns with --columns user,item[,rating[,time]]",
+        columns=[
+            {
+                "index": j,
+                "name": names[j] if names else "",
+                "kind": k[j],
+                "example": _example(sn, j),
+            }
+            for j in range(w)
+        ],
     )
 
 

@@ -9,7 +9,8 @@ comment lines inside the data section are skipped.
 
 Decisions (what other readers disagree on):
 
-- ``complex`` values are refused ("complex values are not supported").
+- ``complex`` values are refused ("complex values are not supported") unless
+  ``ReadOptions.allow_complex`` (``mfcli info``), which reads them as complex128.
 - ``vector`` objects are refused ("vector objects are not supported"): there is
   nothing to factorize in one column, and scipy refuses them too.
 - ``hermitian`` with a real, integer or pattern field is symmetric (noted in meta).
@@ -116,13 +117,13 @@ def _read_bytes(data: bytes, options: ReadOptions) -> Matrix:
     notes = []
     field = head.field
     symmetry = head.symmetry
-    if field == "complex":
+    if field == "complex" and not options.allow_complex:
         raise InputDataError(
             "complex values are not supported",
             line=head.banner_line,
-            hint="convert the matrix to real values (e.g. magnitudes) first",
+            hint="mfcli info describes it; convert it to real values (e.g. magnitudes) to fit it",
         )
-    if symmetry == "hermitian":
+    if symmetry == "hermitian" and field != "complex":
         symmetry = "symmetric"
         notes.append("hermitian storage of a real matrix read as symmetric")
     if field == "pattern" and head.format == "array":
@@ -292,12 +293,17 @@ def _read_coordinate(data, head, symmetry, options, dtype, meta) -> Matrix:
     if head.field != "pattern":
         kinds.append(ts.FLOAT)
         names.append("value")
+    if head.field == "complex":
+        kinds.append(ts.FLOAT)
+        names.append("imaginary part")
     result = _scan(data, head, kinds, bounds, names, declared)
     rows = result.column(0)
     rows -= 1
     cols = result.column(1)
     cols -= 1
-    values = None if head.field == "pattern" else result.column(len(kinds) - 1)
+    values = None if head.field == "pattern" else result.column(2)
+    if head.field == "complex":
+        values = values + 1j * result.column(3)
     if values is not None and head.field == "integer":
         _check_integer(values, data, head, meta)
     meta.update(
@@ -308,7 +314,7 @@ def _read_coordinate(data, head, symmetry, options, dtype, meta) -> Matrix:
 
     source = None  # stored entry of each expanded entry, for messages
     if symmetry != "general":
-        rows, cols, values, source = _expand(rows, cols, values, symmetry, data, head)
+        rows, cols, values, source = _expand(rows, cols, values, symmetry, data, head, meta)
     policy = options.duplicates or "sum"
     where = {}
 
@@ -320,39 +326,49 @@ def _read_coordinate(data, head, symmetry, options, dtype, meta) -> Matrix:
         where["line"] = line
         return f"line {line}"
 
-    try:
+    def build(part, part_dtype, part_meta):
         return Matrix.from_coo(
             rows,
             cols,
-            values,
+            part,
             (n_rows, n_cols),
             duplicates=policy,
-            dtype=dtype,
+            dtype=part_dtype,
             entry_label=entry_label,
-            meta=meta,
+            meta=part_meta,
         )
+
+    try:
+        if head.field != "complex":
+            return build(values, dtype, meta)
+        # Real and imaginary parts share the coordinates, so both CSRs line up.
+        matrix = build(values.real, np.float64, meta)
+        matrix.data = matrix.data + 1j * build(values.imag, np.float64, {}).data
+        return matrix
     except InputDataError as exc:
         raise exc.located(line=where.get("line")) from None
 
 
-def _expand(rows, cols, values, symmetry, data, head):
+def _expand(rows, cols, values, symmetry, data, head, meta):
     """Mirror off-diagonal entries; returns rows, cols, values, source index."""
     diag = rows == cols
     if symmetry == "skew-symmetric" and values is not None:
         bad = np.flatnonzero(diag & (values != 0))
         if bad.size:
-            line, text = ts.locate_row(
+            # Strictly invalid, but scipy and fast_matrix_market keep it: so do we, once.
+            line, _ = ts.locate_row(
                 data, int(bad[0]), dialect=DIALECT, start=head.data_start, first_line=head.data_line
             )
-            raise InputDataError(
-                f"skew-symmetric matrix has a nonzero diagonal entry {text!r}",
-                line=line,
-                hint="a skew-symmetric diagonal must be zero; fix the entry or the banner",
+            meta["notes"].append(
+                f"skew-symmetric file with {bad.size} nonzero diagonal entries "
+                f"(first on line {line}): kept as stored"
             )
     off = np.flatnonzero(~diag)
     mirrored = values[off] if values is not None else None
     if mirrored is not None and symmetry == "skew-symmetric":
         mirrored = -mirrored
+    elif mirrored is not None and symmetry == "hermitian":
+        mirrored = np.conj(mirrored)
     source = np.concatenate((np.arange(rows.shape[0]), off))
     rows, cols = np.concatenate((rows, cols[off])), np.concatenate((cols, rows[off]))
     if values is not None:
@@ -384,19 +400,27 @@ def _read_array(data, head, symmetry, dtype, meta) -> Matrix:
         declared = n_rows * (n_rows + 1) // 2
     else:
         declared = n_rows * (n_rows - 1) // 2
-    result = _scan(data, head, [ts.FLOAT], None, ["value"], declared)
+    complex_ = head.field == "complex"
+    kinds, names = (
+        ([ts.FLOAT, ts.FLOAT], ["value", "imaginary part"]) if complex_ else ([ts.FLOAT], ["value"])
+    )
+    result = _scan(data, head, kinds, None, names, declared)
     values = result.column(0)
+    if complex_:
+        values = values + 1j * result.column(1)
+        dtype = np.dtype(np.complex128)
     if head.field == "integer":
         _check_integer(values, data, head, meta)
     if symmetry == "general":
         dense = values.reshape(n_cols, n_rows).T  # column-major in the file
     else:
-        dense = np.zeros((n_rows, n_cols), dtype=np.float64)
-        k = 0 if symmetry == "symmetric" else 1
+        dense = np.zeros((n_rows, n_cols), dtype=values.dtype)
+        k = 1 if symmetry == "skew-symmetric" else 0
         upper_r, upper_c = np.triu_indices(n_rows, k)
         # column-major lower triangle == row-major upper triangle of the transpose
         dense[upper_c, upper_r] = values
-        dense[upper_r, upper_c] = values if symmetry == "symmetric" else -values
+        mirror = {"symmetric": values, "skew-symmetric": -values, "hermitian": np.conj(values)}
+        dense[upper_r, upper_c] = mirror[symmetry]
     meta.update(
         declared_nnz=declared,
         stored_entries=declared,

@@ -19,6 +19,8 @@ class ReadOptions:
     duplicates : sum | last | error | None (the format's default)
     dtype : "float32" | "float64" for values
     row_labels, col_labels : label files (one label per line)
+    allow_complex : read complex Matrix Market values as complex128 (``info``
+        describes such files; solvers refuse them)
     """
 
     format: str = "auto"
@@ -30,3 +32,4 @@ class ReadOptions:
     dtype: str = "float64"
     row_labels: str | None = None
     col_labels: str | None = None
+    allow_complex: bool = False

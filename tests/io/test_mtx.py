@@ -80,9 +80,27 @@ def test_symmetric_expansion_keeps_one_diagonal(tmp_path):
 def test_skew_symmetric(tmp_path):
     text = "%%MatrixMarket matrix coordinate real skew-symmetric\n3 3 2\n2 1 5\n3 2 6\n"
     assert read(tmp_path, text).to_dense().tolist() == [[0, -5, 0], [5, 0, -6], [0, 6, 0]]
-    err = fails(tmp_path, text.replace("3 3 2\n", "3 3 3\n2 2 1\n"))
-    assert err.line == 3
-    assert err.message == "skew-symmetric matrix has a nonzero diagonal entry '2 2 1'"
+    # A nonzero diagonal is strictly invalid; like scipy we keep it, once, with a note.
+    m = read(tmp_path, text.replace("3 3 2\n", "3 3 3\n2 2 1\n"))
+    assert m.to_dense().tolist() == [[0, -5, 0], [5, 1, -6], [0, 6, 0]]
+    assert m.meta["notes"] == [
+        "skew-symmetric file with 1 nonzero diagonal entries (first on line 3): kept as stored"
+    ]
+
+
+def test_complex_needs_allow_complex(tmp_path):
+    text = "%%MatrixMarket matrix coordinate complex hermitian\n2 2 2\n1 1 2 0\n2 1 1 -1\n"
+    err = fails(tmp_path, text)
+    assert (err.line, err.message) == (1, "complex values are not supported")
+    path = tmp_path / "c.mtx"
+    path.write_text(text)
+    m = mtx.read(str(path), ReadOptions(allow_complex=True))
+    assert m.dtype == np.complex128
+    assert m.to_dense().tolist() == [[2, 1 + 1j], [1 - 1j, 0]]
+    dense = "%%MatrixMarket matrix array complex general\n1 2\n1 2\n3 -4\n"
+    path.write_text(dense)
+    m = mtx.read(str(path), ReadOptions(allow_complex=True))
+    assert m.to_dense().tolist() == [[1 + 2j, 3 - 4j]]
 
 
 def test_hermitian_real_is_symmetric(tmp_path):
@@ -357,8 +375,6 @@ def test_error_line_through_read_matrix(tmp_path):
 
 # ------------------------------------------------------------------ corpus
 COMPLEX = {"matrix_coordinate_complex_hermitian.mtx", "young1c.mtx", "cha.mtx"}
-# a skew-symmetric file with a nonzero diagonal: refused (scipy keeps the diagonal)
-SKEW_WITH_DIAGONAL = {"matrix_coordinate_real_skew-symmetric.mtx"}
 
 
 def _corpus_files(corpus):
@@ -374,11 +390,11 @@ def test_corpus_matches_scipy(corpus):
     files = _corpus_files(corpus)
     assert len(files) >= 30
     for path in files:
-        if path.name in COMPLEX | SKEW_WITH_DIAGONAL:
+        if path.name in COMPLEX:
             with pytest.raises(InputDataError):
                 mtx.read(str(path), OPTS)
-            continue
-        ours = mtx.read(str(path), OPTS)
+        opts = ReadOptions(allow_complex=True) if path.name in COMPLEX else OPTS
+        ours = mtx.read(str(path), opts)
         ref = scipy.io.mmread(str(path))
         assert ours.shape == ref.shape, path
         if sp.issparse(ref):
@@ -394,13 +410,8 @@ def test_corpus_matches_scipy(corpus):
 
 
 def test_corpus_refusals_are_explained(corpus):
-    err = pytest.raises(
-        InputDataError,
-        mtx.read,
-        str(corpus / "mtx/fmm/matrix_coordinate_real_skew-symmetric.mtx"),
-        OPTS,
-    )
-    assert err.value.line == 6 and "nonzero diagonal entry '3 3 30'" in err.value.message
+    skew = mtx.read(str(corpus / "mtx/fmm/matrix_coordinate_real_skew-symmetric.mtx"), OPTS)
+    assert "first on line 6" in skew.meta["notes"][0]
     err = pytest.raises(InputDataError, mtx.read, str(corpus / "mtx/suitesparse/young1c.mtx"), OPTS)
     assert err.value.message == "complex values are not supported"
 
