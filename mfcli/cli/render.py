@@ -93,13 +93,18 @@ def print_demo(report: dict) -> None:
     console = _console()
     console.print(f"[bold]mfcli demo[/bold] on {report['sample_data']} ({report['origin']})\n")
     table = Table(title="1. read every sample file", title_justify="left")
-    for column in ("file", "format", "storage", "shape", "nnz", "labels", "timestamps", "read s"):
-        table.add_column(column, justify="right" if column in ("nnz", "read s") else "left")
+    table.add_column("file", no_wrap=True)
+    table.add_column("format", no_wrap=True)
+    table.add_column("shape", no_wrap=True)
+    table.add_column("nnz", justify="right", no_wrap=True)
+    table.add_column("labels")
+    table.add_column("times")
+    table.add_column("read s", justify="right", no_wrap=True)
     for row in report["files"]:
+        storage = "sparse" if row["storage"].startswith("sparse") else "dense"
         table.add_row(
             row["file"],
-            row["format"],
-            row["storage"],
+            f"{row['format']} {storage}",
             _fmt(row["shape"]),
             f"{row['nnz']:,}",
             "yes" if row["labels"] else "-",
@@ -107,4 +112,6 @@ def print_demo(report: dict) -> None:
             f"{row['read_s']:.3f}",
         )
     console.print(table)
+    if any(row["read_s"] > 5 for row in report["files"]):
+        console.print("(the first run compiles mfcli's kernels; they are cached for next time)")
     console.print("\nTry: mfcli info sample_data/ratings.csv   |   mfcli --help")
