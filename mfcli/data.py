@@ -135,59 +135,92 @@ class Matrix:
     ) -> Matrix:
         """Build CSR from 0-based coordinates (any order).
 
-        ``values`` None means every entry is 1 (pattern / interaction).
-        ``entry_label(i)`` turns an entry's position into a location for the
-        duplicate error (e.g. a file line); by default the entry number.
+        Parameters
+        ----------
+        rows, cols : (nnz,) integer arrays; int32 and int64 are used as they
+            are, other integer types are converted to int64
+        values : (nnz,) numbers, or None for all ones (pattern / interaction)
+        shape : (n_rows, n_cols)
+        duplicates : "sum" (add values, keep the latest timestamp), "last"
+            (keep the entry last in file order) or "error"
+        dtype : float32 or float64, the dtype of ``data``; under ``sum``,
+            values are converted to it before they are added (in float64)
+        timestamps : (nnz,) numbers or None, kept in their own dtype
+        entry_label : callable or None
+            ``entry_label(i)`` turns an entry's position into a location for
+            the duplicate error (e.g. a file line); by default the entry number.
+
+        The inputs are not modified. Columns, values and timestamps are written
+        straight into the output arrays (columns as int32 when ``n_cols``
+        fits); the only other nnz-sized memory is what duplicates free.
         """
         from mfcli.kernels import sparse_build as sb
 
         if duplicates not in DUPLICATE_POLICIES:
             raise ValueError(f"unknown duplicate policy {duplicates!r}")
         n_rows, n_cols = int(shape[0]), int(shape[1])
-        rows = np.ascontiguousarray(rows, dtype=np.int64)
-        cols = np.ascontiguousarray(cols, dtype=np.int64)
-        if values is None:
-            values = np.ones(rows.shape[0], dtype=dtype)
-        values = np.ascontiguousarray(values)
+        dtype = np.dtype(dtype)
+        rows, cols = _coords(rows), _coords(cols)
+        nnz = rows.shape[0]
+        if cols.shape[0] != nnz:
+            raise ValueError("rows and cols must have the same length")
+        if values is not None:
+            values = _aligned(values, nnz, "values")
+            if values.dtype not in (np.float32, np.float64):
+                values = values.astype(dtype)
+        stamp_view = None
+        if timestamps is not None:
+            timestamps = _aligned(timestamps, nnz, "timestamps")
+            if timestamps.dtype.kind in "mM":  # numba copies them as int64
+                stamp_view = timestamps.dtype
+                timestamps = timestamps.view(np.int64)
         _check_coords(rows, cols, n_rows, n_cols)
 
-        indptr, order = sb.row_sort_order(rows, cols, n_rows)
+        # Stable counting sort by row, straight into the output arrays.
+        starts = sb.count_rows(rows, n_rows, sb.scatter_chunks(nnz, n_rows))
+        indptr = sb.chunk_starts(starts)
+        indices = np.empty(nnz, dtype=index_dtype(n_cols))
+        sb.scatter(rows, cols, starts, indices)
+        if values is None:
+            data = np.ones(nnz, dtype=dtype)
+        else:
+            data = np.empty(nnz, dtype=dtype)
+            sb.scatter(rows, values, starts, data)
+        stamps = None
+        if timestamps is not None:
+            stamps = np.empty(nnz, dtype=timestamps.dtype)
+            sb.scatter(rows, timestamps, starts, stamps)
+        del starts
+
         policy = {"sum": sb.DUP_SUM, "last": sb.DUP_LAST, "error": sb.DUP_ERROR}[duplicates]
-        new_indptr, starts, ends, first_dup = sb.dedupe_sorted(indptr, order, cols, policy)
-        if duplicates == "error" and first_dup >= 0:
-            r, c = int(rows[first_dup]) + 1, int(cols[first_dup]) + 1
-            where = entry_label(first_dup) if entry_label else f"entry {first_dup + 1}"
+        blocks = sb.row_blocks(indptr)
+        kept = sb.sort_dedupe_rows(indptr, blocks, indices, data, stamps, n_cols, policy)
+        n_kept = int(kept.sum())
+        if duplicates == "error" and n_kept < nnz:
+            del indices, data, stamps
+            first = int(sb.first_duplicate(rows, cols, kept < np.diff(indptr)))
+            r, c = int(rows[first]) + 1, int(cols[first]) + 1
+            where = entry_label(first) if entry_label else f"entry {first + 1}"
             raise InputDataError(
                 f"duplicate entry ({r}, {c}) at {where}",
                 hint="use --duplicates sum or --duplicates last",
             )
-        if first_dup < 0:
-            out_values = values[order]
-            out_ts = timestamps[order] if timestamps is not None else None
-            out_cols = cols[order]
-        else:
-            if duplicates == "sum":
-                out_values = sb.gather_sum(order, starts, ends, values)
-                out_ts = (
-                    None if timestamps is None else sb.gather_max(order, starts, ends, timestamps)
-                )
-            else:
-                out_values = sb.gather_last(order, ends, values)
-                out_ts = None if timestamps is None else sb.gather_last(order, ends, timestamps)
-            out_cols = cols[order[starts]]
+        if n_kept < nnz:
+            indptr = sb.compact_rows(indptr, kept, indices, data, stamps)
+            indices, data = _shrink(indices, n_kept), _shrink(data, n_kept)
+            if stamps is not None:
+                stamps = _shrink(stamps, n_kept)
+        if stamp_view is not None:
+            stamps = stamps.view(stamp_view)
         meta = kwargs.pop("meta", {})
-        meta.setdefault(
-            "duplicates_merged", 0 if first_dup < 0 else int(rows.shape[0] - starts.shape[0])
-        )
+        meta.setdefault("duplicates_merged", nnz - n_kept)
         meta.setdefault("duplicate_policy", duplicates)
-        return cls.from_csr(
-            new_indptr,
-            out_cols,
-            out_values,
-            (n_rows, n_cols),
-            dtype=dtype,
-            check=False,
-            timestamps=out_ts,
+        return cls(
+            shape=(n_rows, n_cols),
+            data=data,
+            indptr=indptr.astype(index_dtype(n_kept)),
+            indices=indices,
+            timestamps=stamps,
             meta=meta,
             **kwargs,
         )
@@ -228,18 +261,50 @@ class Matrix:
         return float(np.min(self.data)), float(np.max(self.data))
 
 
+def _coords(idx) -> np.ndarray:
+    """A 1-D index array as int32 or int64, copied only for other dtypes."""
+    idx = np.asarray(idx)
+    if idx.ndim != 1:
+        raise ValueError("coordinates must be 1-D")
+    if idx.dtype not in (np.int32, np.int64):
+        if idx.size and idx.dtype.kind not in "iub":
+            raise ValueError(f"coordinates must be integers, got {idx.dtype}")
+        idx = idx.astype(np.int64)
+    return np.ascontiguousarray(idx)
+
+
+def _aligned(array, nnz: int, name: str) -> np.ndarray:
+    array = np.ascontiguousarray(array)
+    if array.shape != (nnz,):
+        raise ValueError(f"{name} must have one entry per coordinate ({nnz}), got {array.shape}")
+    return array
+
+
+def _shrink(array: np.ndarray, n: int) -> np.ndarray:
+    """The first ``n`` entries, with the memory past them given back.
+
+    A slice would keep the whole buffer alive; ``resize`` reallocates in
+    place (large buffers are mremap-ed, so the tail pages are released).
+    """
+    try:
+        array.resize(n, refcheck=True)
+    except ValueError:  # another reference to the buffer: copy instead
+        array = array[:n].copy()
+    return array
+
+
 def _check_coords(rows, cols, n_rows, n_cols) -> None:
+    """Raise on the first entry (file order) with an index outside the shape."""
+    from mfcli.kernels.sparse_build import first_out_of_range
+
     if rows.shape != cols.shape:
         raise ValueError("rows and cols must have the same length")
-    if rows.size == 0:
+    bad = int(first_out_of_range(rows, cols, n_rows, n_cols))
+    if bad < 0:
         return
-    for name, idx, n in (("row", rows, n_rows), ("column", cols, n_cols)):
-        lo, hi = int(idx.min()), int(idx.max())
-        if lo < 0 or hi >= n:
-            bad = int(np.flatnonzero((idx < 0) | (idx >= n))[0])
-            raise InputDataError(
-                f"{name} index {int(idx[bad]) + 1} out of range 1..{n} at entry {bad + 1}"
-            )
+    r = int(rows[bad])
+    name, idx, n = ("row", r, n_rows) if not 0 <= r < n_rows else ("column", int(cols[bad]), n_cols)
+    raise InputDataError(f"{name} index {idx + 1} out of range 1..{n} at entry {bad + 1}")
 
 
 def _check_csr(indptr, indices, n_rows, n_cols, nnz) -> None:
