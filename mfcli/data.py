@@ -143,16 +143,24 @@ class Matrix:
         shape : (n_rows, n_cols)
         duplicates : "sum" (add values, keep the latest timestamp), "last"
             (keep the entry last in file order) or "error"
-        dtype : float32 or float64, the dtype of ``data``; under ``sum``,
-            values are converted to it before they are added (in float64)
-        timestamps : (nnz,) numbers or None, kept in their own dtype
+        dtype : the dtype of ``data`` (float32 or float64; others are built in
+            float64 and converted); under ``sum``, values are converted to it
+            before they are added (in float64)
+        timestamps : (nnz,) numbers, datetimes or None, kept in their own dtype
         entry_label : callable or None
             ``entry_label(i)`` turns an entry's position into a location for
             the duplicate error (e.g. a file line); by default the entry number.
 
+        Returns
+        -------
+        Matrix
+            CSR with columns sorted within rows; ``indices`` int32 when
+            ``n_cols`` fits, ``indptr`` int32 when nnz fits. ``meta`` gains
+            ``duplicates_merged`` and ``duplicate_policy``.
+
         The inputs are not modified. Columns, values and timestamps are written
-        straight into the output arrays (columns as int32 when ``n_cols``
-        fits); the only other nnz-sized memory is what duplicates free.
+        straight into the output arrays, so the peak above the inputs is the
+        output before de-duplication; merged entries are then given back.
         """
         from mfcli.kernels import sparse_build as sb
 
@@ -160,6 +168,7 @@ class Matrix:
             raise ValueError(f"unknown duplicate policy {duplicates!r}")
         n_rows, n_cols = int(shape[0]), int(shape[1])
         dtype = np.dtype(dtype)
+        work = dtype if dtype in (np.float32, np.float64) else np.dtype(np.float64)
         rows, cols = _coords(rows), _coords(cols)
         nnz = rows.shape[0]
         if cols.shape[0] != nnz:
@@ -167,29 +176,23 @@ class Matrix:
         if values is not None:
             values = _aligned(values, nnz, "values")
             if values.dtype not in (np.float32, np.float64):
-                values = values.astype(dtype)
+                values = values.astype(work)
         stamp_view = None
         if timestamps is not None:
             timestamps = _aligned(timestamps, nnz, "timestamps")
             if timestamps.dtype.kind in "mM":  # numba copies them as int64
                 stamp_view = timestamps.dtype
                 timestamps = timestamps.view(np.int64)
+            elif timestamps.dtype.kind not in "biuf":
+                raise ValueError(f"timestamps must be numbers or datetimes, got {timestamps.dtype}")
         _check_coords(rows, cols, n_rows, n_cols)
 
         # Stable counting sort by row, straight into the output arrays.
-        starts = sb.count_rows(rows, n_rows, sb.scatter_chunks(nnz, n_rows))
-        indptr = sb.chunk_starts(starts)
+        indptr, starts = sb.count_rows(rows, n_rows, sb.scatter_chunks(nnz, n_rows))
         indices = np.empty(nnz, dtype=index_dtype(n_cols))
-        sb.scatter(rows, cols, starts, indices)
-        if values is None:
-            data = np.ones(nnz, dtype=dtype)
-        else:
-            data = np.empty(nnz, dtype=dtype)
-            sb.scatter(rows, values, starts, data)
-        stamps = None
-        if timestamps is not None:
-            stamps = np.empty(nnz, dtype=timestamps.dtype)
-            sb.scatter(rows, timestamps, starts, stamps)
+        data = np.ones(nnz, dtype=work) if values is None else np.empty(nnz, dtype=work)
+        stamps = None if timestamps is None else np.empty(nnz, dtype=timestamps.dtype)
+        sb.scatter(rows, cols, values, timestamps, starts, indices, data, stamps)
         del starts
 
         policy = {"sum": sb.DUP_SUM, "last": sb.DUP_LAST, "error": sb.DUP_ERROR}[duplicates]
@@ -198,7 +201,7 @@ class Matrix:
         n_kept = int(kept.sum())
         if duplicates == "error" and n_kept < nnz:
             del indices, data, stamps
-            first = int(sb.first_duplicate(rows, cols, kept < np.diff(indptr)))
+            first = int(sb.first_duplicate(rows, cols, kept < np.diff(indptr), n_cols))
             r, c = int(rows[first]) + 1, int(cols[first]) + 1
             where = entry_label(first) if entry_label else f"entry {first + 1}"
             raise InputDataError(
@@ -212,6 +215,8 @@ class Matrix:
                 stamps = _shrink(stamps, n_kept)
         if stamp_view is not None:
             stamps = stamps.view(stamp_view)
+        if work != dtype:
+            data = data.astype(dtype)
         meta = kwargs.pop("meta", {})
         meta.setdefault("duplicates_merged", nnz - n_kept)
         meta.setdefault("duplicate_policy", duplicates)
@@ -283,13 +288,12 @@ def _aligned(array, nnz: int, name: str) -> np.ndarray:
 def _shrink(array: np.ndarray, n: int) -> np.ndarray:
     """The first ``n`` entries, with the memory past them given back.
 
-    A slice would keep the whole buffer alive; ``resize`` reallocates in
-    place (large buffers are mremap-ed, so the tail pages are released).
+    Only for arrays made by the caller with no view on them. A slice would
+    keep the whole buffer alive; ``resize`` reallocates in place (large
+    buffers are mremap-ed, so the tail pages are released). The reference
+    check is off because the call itself holds extra references.
     """
-    try:
-        array.resize(n, refcheck=True)
-    except ValueError:  # another reference to the buffer: copy instead
-        array = array[:n].copy()
+    array.resize(n, refcheck=False)
     return array
 
 

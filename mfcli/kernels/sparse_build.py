@@ -3,9 +3,8 @@
 The build writes straight into the output arrays, so no nnz-sized permutation
 is ever held:
 
-1. :func:`count_rows` + :func:`chunk_starts` — a counting sort by row gives
-   ``indptr`` and, for each slice ("chunk") of the input, where its entries
-   of each row go;
+1. :func:`count_rows` — a counting sort by row gives ``indptr`` and, for
+   each slice ("chunk") of the input, where its entries of each row go;
 2. :func:`scatter` — columns, values and timestamps are copied to those
    positions, already in their output dtype (entries of a row stay in file
    order: the sort is stable);
@@ -77,7 +76,11 @@ def scatter_chunks(nnz: int, n_rows: int) -> int:
 
 @njit(cache=True, parallel=True)
 def count_rows(rows, n_rows, n_chunks):
-    """Entries per row in each of ``n_chunks`` consecutive slices of the input.
+    """Counting-sort offsets: where each input slice's entries of each row go.
+
+    The input is cut into ``n_chunks`` consecutive slices counted in parallel;
+    row ``r``'s entries from slice ``c`` go after those from earlier slices,
+    so the result does not depend on ``n_chunks``.
 
     Parameters
     ----------
@@ -86,54 +89,44 @@ def count_rows(rows, n_rows, n_chunks):
 
     Returns
     -------
-    counts : (n_chunks, n_rows) int64
+    indptr : (n_rows + 1,) int64
+    starts : (n_chunks, n_rows) int64
+        First output position of slice ``c``'s entries of row ``r``.
     """
     nnz = rows.shape[0]
-    counts = np.zeros((n_chunks, n_rows), dtype=np.int64)
+    starts = np.zeros((n_chunks, n_rows), dtype=np.int64)
     for c in prange(n_chunks):
         for i in range(nnz * c // n_chunks, nnz * (c + 1) // n_chunks):
-            counts[c, rows[i]] += 1
-    return counts
-
-
-@njit(cache=True)
-def chunk_starts(counts):
-    """Turn per-chunk row counts into output offsets, in place; return indptr.
-
-    Parameters
-    ----------
-    counts : (n_chunks, n_rows) int64
-        On return, ``counts[c, r]`` is where chunk ``c``'s first entry of row
-        ``r`` goes: after all of row ``r``'s entries from earlier chunks.
-
-    Returns
-    -------
-    indptr : (n_rows + 1,) int64
-    """
-    n_chunks, n_rows = counts.shape
+            starts[c, rows[i]] += 1
     indptr = np.empty(n_rows + 1, dtype=np.int64)
-    pos = 0
     indptr[0] = 0
+    pos = 0
     for r in range(n_rows):
         for c in range(n_chunks):
-            k = counts[c, r]
-            counts[c, r] = pos
+            k = starts[c, r]
+            starts[c, r] = pos
             pos += k
         indptr[r + 1] = pos
-    return indptr
+    return indptr, starts
 
 
 @njit(cache=True, parallel=True)
-def scatter(rows, src, starts, out):
-    """Copy ``src`` into ``out`` grouped by row, in file order within a row.
+def scatter(rows, cols, values, timestamps, starts, indices, data, out_stamps):
+    """Copy the entries into the output arrays grouped by row, in file order.
+
+    Each array is written in its own dtype, so no converted copy of an input
+    is made.
 
     Parameters
     ----------
     rows : (nnz,) int32 or int64
-    src : (nnz,) any numeric dtype
-    starts : (n_chunks, n_rows) int64 from :func:`chunk_starts` (not modified)
-    out : (nnz,) output, written in its own dtype (the cast happens here,
-        so no converted copy of ``src`` is made)
+    cols : (nnz,) int32 or int64
+    values : (nnz,) float32 or float64, or None (``data`` is left as it is)
+    timestamps : (nnz,) numbers, or None
+    starts : (n_chunks, n_rows) int64 from :func:`count_rows` (not modified)
+    indices : (nnz,) int32 or int64, output
+    data : (nnz,) float32 or float64, output
+    out_stamps : (nnz,) timestamps' dtype, output, or None
     """
     nnz = rows.shape[0]
     n_chunks = starts.shape[0]
@@ -141,8 +134,13 @@ def scatter(rows, src, starts, out):
         fill = starts[c].copy()
         for i in range(nnz * c // n_chunks, nnz * (c + 1) // n_chunks):
             r = rows[i]
-            out[fill[r]] = src[i]
-            fill[r] += 1
+            p = fill[r]
+            fill[r] = p + 1
+            indices[p] = cols[i]
+            if values is not None:
+                data[p] = values[i]
+            if timestamps is not None:
+                out_stamps[p] = timestamps[i]
 
 
 # --------------------------------------------------- per-row sort and dedupe
@@ -186,23 +184,20 @@ def _insertion_sort(indices, data, timestamps, a, b):
 
 
 @njit(cache=True)
-def _radix_sort(indices, data, timestamps, a, b, shift, col_bits, scratch, vals, stamps):
-    # LSD radix sort (8-bit digits) of keys that pack the column above the
-    # position in the row: stable, and several times faster than comparison
-    # sorts on shuffled rows (no branch mispredictions).
+def _radix_order(indices, a, b, col_bits, keys, order):
+    # LSD radix sort of indices[a:b] (8-bit digits), carrying each entry's
+    # position in the segment: stable, and several times faster than
+    # comparison sorts on shuffled rows (no branch mispredictions).
+    # Returns the sorted columns and the positions, views into the scratch.
     n = b - a
-    keys = scratch[0]
-    other = scratch[1]
+    src, dst = keys[0], keys[1]
+    pos, pos_dst = order[0], order[1]
     counts = np.empty(257, dtype=np.int64)
     for t in range(n):
-        keys[t] = (np.int64(indices[a + t]) << shift) | t
-        vals[t] = data[a + t]
-        if timestamps is not None:
-            stamps[t] = timestamps[a + t]
-    src = keys
-    dst = other
-    digit = shift
-    while digit < shift + col_bits:
+        src[t] = indices[a + t]
+        pos[t] = t
+    digit = 0
+    while digit < col_bits:
         counts[:] = 0
         for t in range(n):
             counts[((src[t] >> digit) & 255) + 1] += 1
@@ -210,32 +205,30 @@ def _radix_sort(indices, data, timestamps, a, b, shift, col_bits, scratch, vals,
             counts[k + 1] += counts[k]
         for t in range(n):
             k = (src[t] >> digit) & 255
-            dst[counts[k]] = src[t]
-            counts[k] += 1
+            q = counts[k]
+            counts[k] = q + 1
+            dst[q] = src[t]
+            pos_dst[q] = pos[t]
         src, dst = dst, src
+        pos, pos_dst = pos_dst, pos
         digit += 8
-    mask = (np.int64(1) << shift) - 1
-    for t in range(n):
-        p = src[t] & mask
-        indices[a + t] = src[t] >> shift
-        data[a + t] = vals[p]
-        if timestamps is not None:
-            timestamps[a + t] = stamps[p]
+    return src, pos
 
 
 @njit(cache=True)
-def _merge_sort(indices, data, timestamps, a, b):
-    # Fallback when column and position do not fit in 63 bits together.
-    perm = np.argsort(indices[a:b], kind="mergesort")
-    keys = indices[a:b].copy()
-    vals = data[a:b].copy()
-    for t in range(b - a):
-        indices[a + t] = keys[perm[t]]
-        data[a + t] = vals[perm[t]]
+def _radix_sort(indices, data, timestamps, a, b, col_bits, keys, order, vals, stamps):
+    n = b - a
+    cols, pos = _radix_order(indices, a, b, col_bits, keys, order)
+    for t in range(n):
+        vals[t] = data[a + t]
+    for t in range(n):
+        indices[a + t] = cols[t]
+        data[a + t] = vals[pos[t]]
     if timestamps is not None:
-        stamps = timestamps[a:b].copy()
-        for t in range(b - a):
-            timestamps[a + t] = stamps[perm[t]]
+        for t in range(n):
+            stamps[t] = timestamps[a + t]
+        for t in range(n):
+            timestamps[a + t] = stamps[pos[t]]
 
 
 @njit(cache=True)
@@ -309,61 +302,65 @@ def sort_dedupe_rows(indptr, blocks, indices, data, timestamps, n_cols, policy):
     while (np.int64(1) << col_bits) < n_cols:
         col_bits += 1
     for blk in prange(blocks.shape[0] - 1):
-        lo = blocks[blk]
-        hi = blocks[blk + 1]
-        longest = 0
-        for r in range(lo, hi):
-            longest = max(longest, indptr[r + 1] - indptr[r])
-        shift = 0
-        while (np.int64(1) << shift) < longest:
-            shift += 1
-        packed = shift + col_bits <= 63
-        # Scratch for the whole block, so long rows allocate nothing.
-        size = longest if packed and longest > INSERTION_MAX else 0
-        scratch = np.empty((2, size), dtype=np.int64)
-        vals = np.empty(size, dtype=data.dtype)
-        stamps = _scratch_like(timestamps, size)
-        for r in range(lo, hi):
-            a = indptr[r]
-            b = indptr[r + 1]
-            ordered = True
-            distinct = b - a
-            for t in range(a + 1, b):
-                if indices[t] < indices[t - 1]:
-                    ordered = False
-                    break
-                if indices[t] == indices[t - 1]:
-                    distinct -= 1
-            if not ordered:
-                if b - a <= INSERTION_MAX:
-                    _insertion_sort(indices, data, timestamps, a, b)
-                elif packed:
-                    _radix_sort(
-                        indices, data, timestamps, a, b, shift, col_bits, scratch, vals, stamps
-                    )
-                else:
-                    _merge_sort(indices, data, timestamps, a, b)
-                distinct = b - a
-                for t in range(a + 1, b):
-                    if indices[t] == indices[t - 1]:
-                        distinct -= 1
-            if distinct < b - a and policy != DUP_ERROR:
-                distinct = _collapse(indices, data, timestamps, a, b, policy)
-            kept[r] = distinct
+        _sort_dedupe_block(
+            blocks[blk], blocks[blk + 1], indptr, indices, data, timestamps, col_bits, policy, kept
+        )
     return kept
 
 
+@njit(cache=True)
+def _sort_dedupe_block(lo, hi, indptr, indices, data, timestamps, col_bits, policy, kept):
+    longest = 0
+    for r in range(lo, hi):
+        longest = max(longest, indptr[r + 1] - indptr[r])
+    # Scratch for the whole block, so long rows allocate nothing.
+    size = longest if longest > INSERTION_MAX else 0
+    keys = np.empty((2, size), dtype=indices.dtype)
+    order = np.empty((2, size), dtype=np.int64)
+    vals = np.empty(size, dtype=data.dtype)
+    stamps = _scratch_like(timestamps, size)
+    for r in range(lo, hi):
+        a = indptr[r]
+        b = indptr[r + 1]
+        ordered = True
+        distinct = b - a
+        for t in range(a + 1, b):
+            if indices[t] < indices[t - 1]:
+                ordered = False
+                break
+            if indices[t] == indices[t - 1]:
+                distinct -= 1
+        if not ordered:
+            if b - a <= INSERTION_MAX:
+                _insertion_sort(indices, data, timestamps, a, b)
+            else:
+                _radix_sort(indices, data, timestamps, a, b, col_bits, keys, order, vals, stamps)
+            distinct = b - a
+            for t in range(a + 1, b):
+                if indices[t] == indices[t - 1]:
+                    distinct -= 1
+        if distinct < b - a and policy != DUP_ERROR:
+            distinct = _collapse(indices, data, timestamps, a, b, policy)
+        kept[r] = distinct
+
+
 # ------------------------------------------------------------------ compaction
+@njit(cache=True)
+def _move_row(r, indptr, new_indptr, indices, data, timestamps):
+    # Forward copy: safe when the destination overlaps the row's own source.
+    src = indptr[r]
+    dst = new_indptr[r]
+    for t in range(new_indptr[r + 1] - dst):
+        indices[dst + t] = indices[src + t]
+        data[dst + t] = data[src + t]
+        if timestamps is not None:
+            timestamps[dst + t] = timestamps[src + t]
+
+
 @njit(cache=True, parallel=True)
 def _move_rows(lo, hi, indptr, new_indptr, indices, data, timestamps):
     for r in prange(lo, hi):
-        src = indptr[r]
-        dst = new_indptr[r]
-        for t in range(new_indptr[r + 1] - dst):
-            indices[dst + t] = indices[src + t]
-            data[dst + t] = data[src + t]
-            if timestamps is not None:
-                timestamps[dst + t] = timestamps[src + t]
+        _move_row(r, indptr, new_indptr, indices, data, timestamps)
 
 
 @njit(cache=True)
@@ -406,29 +403,15 @@ def compact_rows(indptr, kept, indices, data, timestamps, move_min=MOVE_MIN):
         else:
             # Gaps still small: a serial forward move is always safe.
             stop = new_indptr[r] + move_min
-            s = r
-            while s < n_rows and new_indptr[s] < stop:
-                s += 1
-            _move_rows_serial(r, s, indptr, new_indptr, indices, data, timestamps)
-            r = s
+            while r < n_rows and new_indptr[r] < stop:
+                _move_row(r, indptr, new_indptr, indices, data, timestamps)
+                r += 1
     return new_indptr
-
-
-@njit(cache=True)
-def _move_rows_serial(lo, hi, indptr, new_indptr, indices, data, timestamps):
-    for r in range(lo, hi):
-        src = indptr[r]
-        dst = new_indptr[r]
-        for t in range(new_indptr[r + 1] - dst):
-            indices[dst + t] = indices[src + t]
-            data[dst + t] = data[src + t]
-            if timestamps is not None:
-                timestamps[dst + t] = timestamps[src + t]
 
 
 # ------------------------------------------------------- first duplicate
 @njit(cache=True)
-def first_duplicate(rows, cols, flagged):
+def first_duplicate(rows, cols, flagged, n_cols):
     """First entry, in file order, whose (row, col) appeared earlier.
 
     A second pass for the ``error`` policy, over the rows known to hold
@@ -438,6 +421,7 @@ def first_duplicate(rows, cols, flagged):
     ----------
     rows, cols : (nnz,) int32 or int64, in range
     flagged : (n_rows,) bool, rows that hold a duplicate
+    n_cols : int
 
     Returns
     -------
@@ -450,29 +434,35 @@ def first_duplicate(rows, cols, flagged):
     for i in range(nnz):
         if flagged[rows[i]]:
             start[rows[i] + 1] += 1
+    longest = 0
     for r in range(n_rows):
+        longest = max(longest, start[r + 1])
         start[r + 1] += start[r]
-    pos = np.empty(start[n_rows], dtype=np.int64)
+    # Positions of the flagged rows' entries, grouped by row, in file order.
+    where = np.empty(start[n_rows], dtype=np.int64)
     fill = start[:-1].copy()
     for i in range(nnz):
         r = rows[i]
         if flagged[r]:
-            pos[fill[r]] = i
+            where[fill[r]] = i
             fill[r] += 1
+    col_bits = 0
+    while (np.int64(1) << col_bits) < n_cols:
+        col_bits += 1
+    segment = np.empty(longest, dtype=cols.dtype)
+    keys = np.empty((2, longest), dtype=cols.dtype)
+    order = np.empty((2, longest), dtype=np.int64)
     best = -1
     for r in range(n_rows):
         a = start[r]
-        b = start[r + 1]
-        if b - a < 2:
-            continue
-        keys = np.empty(b - a, dtype=np.int64)
-        for t in range(b - a):
-            keys[t] = cols[pos[a + t]]
-        perm = np.argsort(keys, kind="mergesort")
-        # Stable sort: after the first of a run, positions increase.
-        for t in range(1, b - a):
-            if keys[perm[t]] == keys[perm[t - 1]]:
-                i = pos[a + perm[t]]
+        n = start[r + 1] - a
+        for t in range(n):
+            segment[t] = cols[where[a + t]]
+        sorted_cols, pos = _radix_order(segment, 0, n, col_bits, keys, order)
+        # Stable sort: within a run of equal columns, positions increase.
+        for t in range(1, n):
+            if sorted_cols[t] == sorted_cols[t - 1]:
+                i = where[a + pos[t]]
                 if best < 0 or i < best:
                     best = i
     return best

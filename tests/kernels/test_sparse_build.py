@@ -138,32 +138,53 @@ def test_first_out_of_range_matches_twin(nnz, idx):
 # ---------------------------------------------------- counting sort by row
 @pytest.mark.parametrize("n_chunks", [1, 3, 8])
 @pytest.mark.parametrize("idx", [np.int32, np.int64])
-def test_count_and_scatter_match_stable_sort(n_chunks, idx):
+def test_count_rows_matches_bincount(n_chunks, idx):
     rng = np.random.default_rng(n_chunks)
     n_rows, nnz = 37, 5000
     rows = rng.integers(0, n_rows, nnz).astype(idx)
     rows[rows == 5] = 6  # an empty row
-    counts = sb.count_rows(rows, n_rows, n_chunks)
-    assert counts.shape == (n_chunks, n_rows)
-    np.testing.assert_array_equal(counts.sum(axis=0), np.bincount(rows, minlength=n_rows))
-    indptr = sb.chunk_starts(counts)
-    starts = counts  # now the first output position of each (chunk, row)
-    np.testing.assert_array_equal(
-        indptr, np.concatenate(([0], np.cumsum(np.bincount(rows, minlength=n_rows))))
-    )
-    for src_dtype, out_dtype in [
-        (np.float64, np.float32),
-        (np.float64, np.float64),
-        (np.float32, np.float64),
-        (np.int64, np.int32),
-        (np.int64, np.int64),
-    ]:
-        src = (rng.random(nnz) * 1000).astype(src_dtype)
-        out = np.empty(nnz, dtype=out_dtype)
-        before = starts.copy()
-        sb.scatter(rows, src, starts, out)
-        np.testing.assert_array_equal(starts, before)  # read-only
-        np.testing.assert_array_equal(out, naive_scatter(rows, src, out_dtype))
+    indptr, starts = sb.count_rows(rows, n_rows, n_chunks)
+    counts = np.bincount(rows, minlength=n_rows)
+    np.testing.assert_array_equal(indptr, np.concatenate(([0], np.cumsum(counts))))
+    assert starts.shape == (n_chunks, n_rows)
+    for c in range(n_chunks):
+        earlier = rows[: nnz * c // n_chunks]
+        np.testing.assert_array_equal(
+            starts[c], indptr[:-1] + np.bincount(earlier, minlength=n_rows)
+        )
+
+
+@pytest.mark.parametrize("n_chunks", [1, 3, 8])
+@pytest.mark.parametrize(
+    "idx, values_dtype, dtype, stamps_dtype",
+    [
+        (np.int64, np.float64, np.float32, np.int64),  # a CSV file today
+        (np.int32, np.float64, np.float64, None),
+        (np.int32, np.float32, np.float64, np.float64),
+        (np.int64, None, np.float32, None),
+    ],
+)
+def test_scatter_matches_stable_sort(n_chunks, idx, values_dtype, dtype, stamps_dtype):
+    rng = np.random.default_rng(n_chunks)
+    n_rows, nnz = 37, 5000
+    rows = rng.integers(0, n_rows, nnz).astype(idx)
+    cols = rng.integers(0, 1000, nnz).astype(idx)
+    values = None if values_dtype is None else (rng.random(nnz) * 100).astype(values_dtype)
+    stamps = None if stamps_dtype is None else rng.permutation(nnz).astype(stamps_dtype)
+    _, starts = sb.count_rows(rows, n_rows, n_chunks)
+    before = starts.copy()
+    indices = np.empty(nnz, dtype=np.int32)
+    data = np.full(nnz, 7.0, dtype=dtype)
+    out_stamps = None if stamps is None else np.empty(nnz, dtype=stamps.dtype)
+    sb.scatter(rows, cols, values, stamps, starts, indices, data, out_stamps)
+    np.testing.assert_array_equal(starts, before)  # read-only
+    np.testing.assert_array_equal(indices, naive_scatter(rows, cols, np.int32))
+    if values is None:
+        assert np.all(data == 7.0)  # left alone
+    else:
+        np.testing.assert_array_equal(data, naive_scatter(rows, values, dtype))
+    if stamps is not None:
+        np.testing.assert_array_equal(out_stamps, naive_scatter(rows, stamps, stamps.dtype))
 
 
 # ------------------------------------------------------ sort and dedupe
@@ -258,9 +279,10 @@ def test_compact_rows_matches_twin(pattern, with_ts, move_min):
 
 # -------------------------------------------------------- first duplicate
 @pytest.mark.parametrize("seed", range(5))
-def test_first_duplicate_matches_twin(seed):
+@pytest.mark.parametrize("n_cols", [30, 70_000])
+def test_first_duplicate_matches_twin(seed, n_cols):
     rng = np.random.default_rng(seed)
-    n_rows, n_cols, nnz = 40, 30, 300
+    n_rows, nnz = 40, 300 if n_cols < 100 else 20_000
     rows = rng.integers(0, n_rows, nnz)
     cols = rng.integers(0, n_cols, nnz)
     keys = rows * n_cols + cols
@@ -268,9 +290,9 @@ def test_first_duplicate_matches_twin(seed):
     for r in range(n_rows):
         k = keys[rows == r]
         flagged[r] = len(np.unique(k)) < len(k)
-    assert sb.first_duplicate(rows, cols, flagged) == naive_first_duplicate(rows, cols)
+    assert sb.first_duplicate(rows, cols, flagged, n_cols) == naive_first_duplicate(rows, cols)
     none = np.zeros(n_rows, dtype=bool)
-    assert sb.first_duplicate(rows, cols, none) == -1
+    assert sb.first_duplicate(rows, cols, none, n_cols) == -1
 
 
 def test_naive_twin_agrees_with_scipy_for_sum():
