@@ -13,7 +13,9 @@ is ever held:
 4. :func:`compact_rows` — rows that lost entries are moved left to close the
    gaps; the caller then shrinks the arrays.
 
-The output never depends on the number of threads or chunks.
+The output never depends on the number of threads or chunks. Parallel
+kernels are only called from Python, never from another jitted function:
+cached nested parallel kernels can segfault (numba issues 8578, 10128).
 """
 
 import numpy as np
@@ -28,8 +30,6 @@ DUP_ERROR = 2
 INSERTION_MAX = 20
 # Row blocks for load balance: rows have power-law lengths.
 BLOCKS_PER_THREAD = 8
-# Compaction moves at least this many entries per parallel launch.
-MOVE_MIN = 1 << 16
 
 
 # --------------------------------------------------------------- range check
@@ -346,39 +346,20 @@ def _sort_dedupe_block(lo, hi, indptr, indices, data, timestamps, col_bits, poli
 
 # ------------------------------------------------------------------ compaction
 @njit(cache=True)
-def _move_row(r, indptr, new_indptr, indices, data, timestamps):
-    # Forward copy: safe when the destination overlaps the row's own source.
-    src = indptr[r]
-    dst = new_indptr[r]
-    for t in range(new_indptr[r + 1] - dst):
-        indices[dst + t] = indices[src + t]
-        data[dst + t] = data[src + t]
-        if timestamps is not None:
-            timestamps[dst + t] = timestamps[src + t]
-
-
-@njit(cache=True, parallel=True)
-def _move_rows(lo, hi, indptr, new_indptr, indices, data, timestamps):
-    for r in prange(lo, hi):
-        _move_row(r, indptr, new_indptr, indices, data, timestamps)
-
-
-@njit(cache=True)
-def compact_rows(indptr, kept, indices, data, timestamps, move_min=MOVE_MIN):
+def compact_rows(indptr, kept, indices, data, timestamps):
     """Close the gaps left by :func:`sort_dedupe_rows`, in place.
 
-    Row ``r``'s first ``kept[r]`` entries move from ``indptr[r]`` to the
-    final offset. Moves only go left, so rows are moved in order; a run of
-    rows whose destinations all lie before the first of their sources cannot
-    collide, and such runs are moved in parallel once they are long enough.
+    Row ``r``'s first ``kept[r]`` entries move from ``indptr[r]`` to the final
+    offset. Every move goes left, so one forward pass in row order never
+    overwrites an entry not yet moved. It runs at memcpy speed; a parallel
+    in-place move would need batches of rows whose sources and destinations
+    cannot overlap and measured slower on a busy machine.
 
     Parameters
     ----------
     indptr : (n_rows + 1,) int64, before de-duplication
     kept : (n_rows,) int64
     indices, data, timestamps : (nnz,) arrays as in :func:`sort_dedupe_rows`
-    move_min : int
-        Fewest entries worth a parallel launch.
 
     Returns
     -------
@@ -390,22 +371,16 @@ def compact_rows(indptr, kept, indices, data, timestamps, move_min=MOVE_MIN):
     new_indptr[0] = 0
     for r in range(n_rows):
         new_indptr[r + 1] = new_indptr[r] + kept[r]
-    r = 0
-    while r < n_rows and new_indptr[r] == indptr[r]:
-        r += 1
-    while r < n_rows:
-        s = r
-        while s < n_rows and new_indptr[s + 1] <= indptr[r]:
-            s += 1
-        if new_indptr[s] - new_indptr[r] >= move_min:
-            _move_rows(r, s, indptr, new_indptr, indices, data, timestamps)
-            r = s
-        else:
-            # Gaps still small: a serial forward move is always safe.
-            stop = new_indptr[r] + move_min
-            while r < n_rows and new_indptr[r] < stop:
-                _move_row(r, indptr, new_indptr, indices, data, timestamps)
-                r += 1
+    for r in range(n_rows):
+        src = indptr[r]
+        dst = new_indptr[r]
+        if src == dst:
+            continue
+        for t in range(kept[r]):
+            indices[dst + t] = indices[src + t]
+            data[dst + t] = data[src + t]
+            if timestamps is not None:
+                timestamps[dst + t] = timestamps[src + t]
     return new_indptr
 
 

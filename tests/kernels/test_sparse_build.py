@@ -248,8 +248,7 @@ def naive_compact(indptr, kept, arrays):
 
 @pytest.mark.parametrize("pattern", ["one_early", "one_late", "many", "all_dup", "none"])
 @pytest.mark.parametrize("with_ts", [True, False])
-@pytest.mark.parametrize("move_min", [1, 500, sb.MOVE_MIN])
-def test_compact_rows_matches_twin(pattern, with_ts, move_min):
+def test_compact_rows_matches_twin(pattern, with_ts):
     rng = np.random.default_rng(len(pattern))
     n_rows = 3000
     lengths = rng.integers(0, 150, n_rows)
@@ -270,7 +269,7 @@ def test_compact_rows_matches_twin(pattern, with_ts, move_min):
         rng.integers(0, 1 << 40, nnz) if with_ts else None,
     ]
     want = naive_compact(indptr, kept, [a for a in arrays if a is not None])
-    new_indptr = sb.compact_rows(indptr, kept, *arrays, move_min)
+    new_indptr = sb.compact_rows(indptr, kept, *arrays)
     np.testing.assert_array_equal(new_indptr, np.concatenate(([0], np.cumsum(kept))))
     n = int(new_indptr[-1])
     for got, w in zip([a for a in arrays if a is not None], want, strict=True):
