@@ -200,8 +200,8 @@ class Matrix:
         kept = sb.sort_dedupe_rows(indptr, blocks, indices, data, stamps, n_cols, policy)
         n_kept = int(kept.sum())
         if duplicates == "error" and n_kept < nnz:
-            del indices, data, stamps
-            first = int(sb.first_duplicate(rows, cols, kept < np.diff(indptr), n_cols))
+            del data, stamps
+            first = int(sb.first_duplicate(rows, cols, indptr, indices))
             r, c = int(rows[first]) + 1, int(cols[first]) + 1
             where = entry_label(first) if entry_label else f"entry {first + 1}"
             raise InputDataError(

@@ -386,58 +386,62 @@ def compact_rows(indptr, kept, indices, data, timestamps):
 
 # ------------------------------------------------------- first duplicate
 @njit(cache=True)
-def first_duplicate(rows, cols, flagged, n_cols):
+def first_duplicate(rows, cols, indptr, indices):
     """First entry, in file order, whose (row, col) appeared earlier.
 
-    A second pass for the ``error`` policy, over the rows known to hold
-    duplicates only.
+    A second pass for the ``error`` policy over the sorted, not collapsed,
+    rows from :func:`sort_dedupe_rows`. The columns that repeat in each row
+    are listed first (few, in a small array); then the entries are scanned in
+    file order, and the second one to reach a listed (row, col) is the answer.
+    The scan stops there, so an early duplicate is found at once.
 
     Parameters
     ----------
-    rows, cols : (nnz,) int32 or int64, in range
-    flagged : (n_rows,) bool, rows that hold a duplicate
-    n_cols : int
+    rows, cols : (nnz,) int32 or int64, in range, file order
+    indptr : (n_rows + 1,) int64
+    indices : (nnz,) int32 or int64, each row sorted
 
     Returns
     -------
     int
         The entry's position, or -1 when there is none.
     """
-    nnz = rows.shape[0]
-    n_rows = flagged.shape[0]
-    start = np.zeros(n_rows + 1, dtype=np.int64)
-    for i in range(nnz):
-        if flagged[rows[i]]:
-            start[rows[i] + 1] += 1
-    longest = 0
+    n_rows = indptr.shape[0] - 1
+    runs = np.zeros(n_rows + 1, dtype=np.int64)
     for r in range(n_rows):
-        longest = max(longest, start[r + 1])
-        start[r + 1] += start[r]
-    # Positions of the flagged rows' entries, grouped by row, in file order.
-    where = np.empty(start[n_rows], dtype=np.int64)
-    fill = start[:-1].copy()
-    for i in range(nnz):
+        n = 0
+        for t in range(indptr[r] + 1, indptr[r + 1]):
+            if indices[t] == indices[t - 1] and (
+                t - 1 == indptr[r] or indices[t - 2] != indices[t]
+            ):
+                n += 1
+        runs[r + 1] = runs[r] + n
+    repeated = np.empty(runs[n_rows], dtype=indices.dtype)
+    for r in range(n_rows):
+        k = runs[r]
+        for t in range(indptr[r] + 1, indptr[r + 1]):
+            if indices[t] == indices[t - 1] and (
+                t - 1 == indptr[r] or indices[t - 2] != indices[t]
+            ):
+                repeated[k] = indices[t]
+                k += 1
+    seen = np.zeros(runs[n_rows], dtype=np.bool_)
+    for i in range(rows.shape[0]):
         r = rows[i]
-        if flagged[r]:
-            where[fill[r]] = i
-            fill[r] += 1
-    col_bits = 0
-    while (np.int64(1) << col_bits) < n_cols:
-        col_bits += 1
-    segment = np.empty(longest, dtype=cols.dtype)
-    keys = np.empty((2, longest), dtype=cols.dtype)
-    order = np.empty((2, longest), dtype=np.int64)
-    best = -1
-    for r in range(n_rows):
-        a = start[r]
-        n = start[r + 1] - a
-        for t in range(n):
-            segment[t] = cols[where[a + t]]
-        sorted_cols, pos = _radix_order(segment, 0, n, col_bits, keys, order)
-        # Stable sort: within a run of equal columns, positions increase.
-        for t in range(1, n):
-            if sorted_cols[t] == sorted_cols[t - 1]:
-                i = where[a + pos[t]]
-                if best < 0 or i < best:
-                    best = i
-    return best
+        lo = runs[r]
+        end = runs[r + 1]
+        if lo == end:
+            continue
+        c = cols[i]
+        hi = end
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            if repeated[mid] < c:
+                lo = mid + 1
+            else:
+                hi = mid
+        if lo < end and repeated[lo] == c:
+            if seen[lo]:
+                return i
+            seen[lo] = True
+    return -1

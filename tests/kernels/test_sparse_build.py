@@ -279,19 +279,21 @@ def test_compact_rows_matches_twin(pattern, with_ts):
 # -------------------------------------------------------- first duplicate
 @pytest.mark.parametrize("seed", range(5))
 @pytest.mark.parametrize("n_cols", [30, 70_000])
-def test_first_duplicate_matches_twin(seed, n_cols):
+@pytest.mark.parametrize("idx", [np.int32, np.int64])
+def test_first_duplicate_matches_twin(seed, n_cols, idx):
     rng = np.random.default_rng(seed)
     n_rows, nnz = 40, 300 if n_cols < 100 else 20_000
-    rows = rng.integers(0, n_rows, nnz)
-    cols = rng.integers(0, n_cols, nnz)
-    keys = rows * n_cols + cols
-    flagged = np.zeros(n_rows, dtype=bool)
-    for r in range(n_rows):
-        k = keys[rows == r]
-        flagged[r] = len(np.unique(k)) < len(k)
-    assert sb.first_duplicate(rows, cols, flagged, n_cols) == naive_first_duplicate(rows, cols)
-    none = np.zeros(n_rows, dtype=bool)
-    assert sb.first_duplicate(rows, cols, none, n_cols) == -1
+    rows = rng.integers(0, n_rows, nnz).astype(idx)
+    cols = rng.integers(0, n_cols, nnz).astype(idx)
+    order = np.lexsort((cols, rows))
+    indptr = np.concatenate(([0], np.cumsum(np.bincount(rows, minlength=n_rows))))
+    indices = cols[order]
+    assert sb.first_duplicate(rows, cols, indptr, indices) == naive_first_duplicate(rows, cols)
+    once = np.unique(rows.astype(np.int64) * n_cols + cols, return_index=True)[1]
+    rows, cols = rows[np.sort(once)], cols[np.sort(once)]
+    order = np.lexsort((cols, rows))
+    indptr = np.concatenate(([0], np.cumsum(np.bincount(rows, minlength=n_rows))))
+    assert sb.first_duplicate(rows, cols, indptr, cols[order]) == -1
 
 
 def test_naive_twin_agrees_with_scipy_for_sum():
