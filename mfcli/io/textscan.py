@@ -6,8 +6,10 @@ nothing is copied. A scan is:
 
 1. split the byte range into chunks that end at newlines and count each
    chunk's newlines (so every chunk knows its first line number);
-2. parse the chunks in parallel (``prange``), each writing its rows from the
-   index of its first line on (an upper bound on its first row);
+2. parse the chunks in parallel (on threads: the kernels release the GIL),
+   each writing its rows from the index of its first line on (an upper bound
+   on its first row), in tiers: plain values first, and from the first line
+   that needs it on, the general float parser, then the general code;
 3. close the gaps that skipped comment and blank lines left.
 
 The output, and the error reported, are identical to a serial scan: each
@@ -33,12 +35,14 @@ too large for a double (``1E400``) is an error, not ``inf``.
 from __future__ import annotations
 
 import math
+import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
 
 import numba
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from mfcli.errors import InputDataError
 
@@ -103,7 +107,20 @@ def _pow10_table():
 _P10_HI, _P10_LO, _P10_E2 = _pow10_table()
 
 
-@njit(cache=True)
+# Compile time (numba compiles the kernels on first use; a cold cache pays it
+# all). numba compiles every jitted function a kernel calls as a module of its
+# own, once per literal argument value too, and re-optimises it inside each
+# caller; ``inline="always"`` instead copies the callee's IR at each call site,
+# at a cost that grows with the callee's size. So small helpers are inlined,
+# larger ones are called with non-literal arguments, kernels avoid numpy
+# calls that are slow to compile (slice assignment, ``.min()``), and chunks
+# run on threads instead of in ``prange`` loops (parallel compilation takes
+# seconds). Above all, code behind a None argument is left out (numba prunes
+# ``if x is None`` branches before typing): the scan kernel compiles in tiers,
+# and the general float parser and ``_field_slow`` only when a file needs them.
+
+
+@njit(cache=True, inline="always")
 def _two_prod(a, b):
     """a * b = p + e exactly (Dekker; no FMA so results are reproducible)."""
     p = a * b
@@ -118,7 +135,7 @@ def _two_prod(a, b):
     return p, e
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _dd_times_pow10(w, k):
     """w * 10**q as a double-double (p, e) in units of 2**_P10_E2[k] (k = q - _Q_MIN)."""
     w_hi = float(w)
@@ -128,7 +145,7 @@ def _dd_times_pow10(w, k):
     return p, e
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _round_scaled(h, lo, e2):
     """(h + lo) * 2**e2 rounded once to a double, subnormal results included."""
     if math.frexp(h)[1] + e2 > -1021:
@@ -150,7 +167,7 @@ def _round_scaled(h, lo, e2):
     return math.ldexp(zi, -1074)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _to_double(w1, w2, n2, e10, n_sig):
     """w1 * 10**(e10 + n2) + w2 * 10**e10, where w1 holds the first 18 significant
     digits, w2 the next n2 (<= 18), and n_sig counts the digits of both."""
@@ -185,19 +202,14 @@ def _to_double(w1, w2, n2, e10, n_sig):
     return _round_scaled(s, lo, _P10_E2[k1])
 
 
-@njit(cache=True)
-def _lower(c):
-    return c | 32
-
-
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _match_word(buf, q, end, word):
     """Case-insensitive match of the ASCII ``word`` (lower case) at q."""
     n = len(word)
     if q + n > end:
         return False
     for t in range(n):
-        if _lower(np.int64(buf[q + t])) != word[t]:
+        if np.int64(buf[q + t]) | 32 != word[t]:
             return False
     return True
 
@@ -215,7 +227,7 @@ def _parse_float_full(buf, p, end):
     if q < end and (buf[q] == 43 or buf[q] == 45):
         neg = buf[q] == 45
         q += 1
-    if q < end and (_lower(np.int64(buf[q])) == 105 or _lower(np.int64(buf[q])) == 110):
+    if q < end and (np.int64(buf[q]) | 32 == 105 or np.int64(buf[q]) | 32 == 110):
         if _match_word(buf, q, end, _INFINITY):
             return (-math.inf if neg else math.inf), q + 8, 0
         if _match_word(buf, q, end, _INF):
@@ -279,6 +291,55 @@ def _parse_float_full(buf, p, end):
     return (-v if neg else v), q, 0
 
 
+@njit(cache=True, inline="always")
+def _sign(buf, q, end):
+    """(negative, position after an optional + or - at q)."""
+    if q < end and (buf[q] == 43 or buf[q] == 45):
+        return buf[q] == 45, q + 1
+    return False, q
+
+
+@njit(cache=True, inline="always")
+def _digit_run(buf, q, end, w):
+    """Append the decimal digits at q to w: (w, position after them); may wrap."""
+    while q < end:
+        d = np.int64(buf[q]) - 48
+        if d < 0 or d > 9:
+            break
+        w = w * 10 + d
+        q += 1
+    return w, q
+
+
+@njit(cache=True, inline="always")
+def _plain_int(buf, q, end):
+    """An optionally signed integer of 1 to 18 digits at q: (value, stop), or (0, -1)."""
+    neg, t = _sign(buf, q, end)
+    v, u = _digit_run(buf, t, end, np.int64(0))
+    if u == t or u - t > 18:
+        return np.int64(0), np.int64(-1)
+    return (-v if neg else v), u
+
+
+@njit(cache=True, inline="always")
+def _plain_float(buf, q, end):
+    """A decimal of at most 15 digits without exponent at q: (value, stop), or
+    (0.0, -1). Exact operands and one division: the correctly rounded value."""
+    neg, t = _sign(buf, q, end)
+    w, u = _digit_run(buf, t, end, np.int64(0))
+    n = u - t
+    n_frac = 0
+    if u < end and buf[u] == 46:
+        w, t = _digit_run(buf, u + 1, end, w)
+        n_frac = t - u - 1
+        n += n_frac
+        u = t
+    if n == 0 or n > 15 or (u < end and (buf[u] == 101 or buf[u] == 69)):
+        return 0.0, np.int64(-1)
+    v = float(w) / _P10[n_frac] if n_frac else float(w)
+    return (-v if neg else v), u
+
+
 @njit(cache=True)
 def parse_float(buf, p, end):
     """Parse a float starting at ``p`` (stops at the first byte that cannot continue it).
@@ -288,41 +349,24 @@ def parse_float(buf, p, end):
     Plain decimals with few digits take an exact fast path; the rest goes to
     the general parser.
     """
-    q = p
-    neg = False
-    if q < end and (buf[q] == 43 or buf[q] == 45):
-        neg = buf[q] == 45
-        q += 1
-    w = np.int64(0)
-    s = q
-    while q < end:
-        d = np.int64(buf[q]) - 48
-        if d < 0 or d > 9:
-            break
-        w = w * 10 + d
-        q += 1
-    n = q - s
-    n_frac = 0
-    if q < end and buf[q] == 46:
-        q += 1
-        s = q
-        while q < end:
-            d = np.int64(buf[q]) - 48
-            if d < 0 or d > 9:
-                break
-            w = w * 10 + d
-            q += 1
-        n_frac = q - s
-        n += n_frac
-    if n == 0 or n > 15 or (q < end and (buf[q] == 101 or buf[q] == 69)):
-        return _parse_float_full(buf, p, end)
-    v = float(w) / _P10[n_frac] if n_frac else float(w)  # exact operands: correctly rounded
-    return (-v if neg else v), q, 0
+    v, r = _plain_float(buf, p, end)
+    if r >= 0:
+        return v, r, 0
+    return _parse_float_full(buf, p, end)
 
 
-@njit(cache=True)
-def _parse_long_int(buf, p, s, q, neg):
-    """Digits buf[s:q] that were too many for the fast path: exact range check."""
+_INT64_MAX_DIGITS = np.frombuffer(b"9223372036854775807", dtype=np.uint8).astype(np.int64)
+
+
+@njit(cache=True, inline="always")
+def _parse_long_int(buf, p, end):
+    """``parse_int`` past the fast path: no digits, or more than 18 (exact range check)."""
+    neg, s = _sign(buf, p, end)
+    q = s
+    while q < end and 48 <= buf[q] <= 57:
+        q += 1
+    if q == s:
+        return np.int64(0), p, ERR_NUMBER
     while s < q - 1 and buf[s] == 48:
         s += 1
     n = q - s
@@ -342,33 +386,16 @@ def _parse_long_int(buf, p, s, q, neg):
     return (-v if neg else v), q, 0
 
 
-_INT64_MAX_DIGITS = np.frombuffer(b"9223372036854775807", dtype=np.uint8).astype(np.int64)
-
-
 @njit(cache=True)
 def parse_int(buf, p, end):
     """Parse an optionally signed decimal int64 at ``p``: ``(value, stop, status)``."""
-    q = p
-    neg = False
-    if q < end and (buf[q] == 43 or buf[q] == 45):
-        neg = buf[q] == 45
-        q += 1
-    s = q
-    v = np.int64(0)
-    while q < end:
-        d = np.int64(buf[q]) - 48
-        if d < 0 or d > 9:
-            break
-        v = v * 10 + d
-        q += 1
-    if q == s:
-        return np.int64(0), p, ERR_NUMBER
-    if q - s > 18:
-        return _parse_long_int(buf, p, s, q, neg)
-    return (-v if neg else v), q, 0
+    v, r = _plain_int(buf, p, end)
+    if r >= 0:
+        return v, r, 0
+    return _parse_long_int(buf, p, end)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _digits(buf, q, end, n_min, n_max):
     """Up to n_max digits (at least n_min) at q: (value, stop) or (-1, q)."""
     v = 0
@@ -381,7 +408,7 @@ def _digits(buf, q, end, n_min, n_max):
     return v, r
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def days_from_civil(y, m, d):
     """Days since 1970-01-01 of a proleptic Gregorian date."""
     y = y - 1 if m <= 2 else y
@@ -441,16 +468,16 @@ def parse_date(buf, p, end, space_ok):
 
 
 # ------------------------------------------------------------------ line logic
-@njit(cache=True)
-def _is_blank(c):
-    return c == 32 or c == 9 or c == 13 or c == 11 or c == 12
+# Blank bytes (space, tab, CR, VT, FF): a table, cheaper to compile than a helper.
+_BLANK = np.zeros(256, dtype=np.bool_)
+_BLANK[[32, 9, 13, 11, 12]] = True
 
 
 @njit(cache=True, inline="always")
 def _line_class(buf, p, hi, cmt, cmt_len):
     """0 data line, 1 blank line, 2 comment line (p is the line start)."""
     q = p
-    while q < hi and _is_blank(buf[q]):
+    while q < hi and _BLANK[buf[q]]:
         q += 1
     if q >= hi or buf[q] == 10:
         return 1
@@ -476,24 +503,20 @@ def _next_line(buf, p, hi):
     return p + 1 if p < hi else hi
 
 
-@njit(cache=True, parallel=True)
-def _count_newlines(buf, bounds):
-    n = bounds.shape[0] - 1
-    out = np.zeros(n, dtype=np.int64)
-    for c in prange(n):
-        k = 0
-        for p in range(bounds[c], bounds[c + 1]):
-            k += buf[p] == 10
-        out[c] = k
-    return out
+@njit(cache=True, nogil=True)
+def _count_newlines(buf, lo, hi):
+    k = 0
+    for p in range(lo, hi):
+        k += buf[p] == 10
+    return k
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _field_end(buf, q, hi, sep):
     """End of an unquoted field starting at q (exclusive, before trailing blanks)."""
     r = q
     if sep == SEP_BLANKS:
-        while r < hi and buf[r] != 10 and not _is_blank(buf[r]):
+        while r < hi and buf[r] != 10 and not _BLANK[buf[r]]:
             r += 1
         return r
     while r < hi and buf[r] != 10:
@@ -508,7 +531,7 @@ def _field_end(buf, q, hi, sep):
     return r
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _skip_pad(buf, q, hi, sep):
     """Skip blanks that are padding, not separators."""
     while q < hi and (buf[q] == 32 or buf[q] == 9 or buf[q] == 13):
@@ -518,20 +541,20 @@ def _skip_pad(buf, q, hi, sep):
     return q
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _ends_field(buf, q, hi, sep):
     """True when a field starting at q holds nothing (line end or separator next)."""
     q = _skip_pad(buf, q, hi, sep)
     if q >= hi or buf[q] == 10:
         return True
     if sep == SEP_BLANKS:
-        return _is_blank(buf[q])
+        return _BLANK[buf[q]]
     if sep >= 0:
         return buf[q] == sep
     return buf[q] == 58 and q + 1 < hi and buf[q + 1] == 58
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _fail(err, code, line, field, found, start, end, value):
     err[_E_CODE] = code
     err[_E_LINE] = line
@@ -542,16 +565,7 @@ def _fail(err, code, line, field, found, start, end, value):
     err[_E_VALUE] = value
 
 
-@njit(cache=True)
-def _fail_value(buf, s, hi, sep, line, f, st, value, err):
-    """Record why the value field starting at s was refused."""
-    if st == ERR_NUMBER and _ends_field(buf, s, hi, sep):
-        _fail(err, ERR_EMPTY, line, f, 0, s, s, 0)
-    else:
-        _fail(err, ERR_BOUNDS if st == 0 else st, line, f, 0, s, _field_end(buf, s, hi, sep), value)
-
-
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _put_float(out_f, by_row, slot, row, v):
     """out_f is (fields, rows), or (rows, fields) for a dense table."""
     if by_row:
@@ -561,147 +575,17 @@ def _put_float(out_f, by_row, slot, row, v):
 
 
 @njit(cache=True)
-def _store(kind, slot, f, row, iv, fv, lo_b, hi_b, out_i, out_f, by_row):
-    """Write a parsed value; False when an integer is outside its bounds."""
-    if kind == FLOAT:
-        _put_float(out_f, by_row, slot, row, fv)
-        return True
-    if iv < lo_b[f] or iv > hi_b[f]:
-        return False
-    out_i[slot, row] = iv
-    return True
-
-
-@njit(cache=True)
-def _quoted(
-    buf, q, hi, line, row, f, sep, kind, slots, lo_b, hi_b, out_i, out_f, by_row, out_t, err
-):
-    """A field in double quotes at q; returns the position after the closing quote or -1."""
-    s = q + 1
-    e = s
-    while e < hi and buf[e] != 34 and buf[e] != 10:
-        e += 1
-    if e >= hi or buf[e] != 34:
-        _fail(err, ERR_QUOTE, line, f, 0, q, e, 0)
-        return -1
-    if kind == SKIP:
-        return e + 1
-    if e == s:
-        _fail(err, ERR_EMPTY, line, f, 0, s, s, 0)
-        return -1
-    if kind == TOKEN:
-        out_t[2 * slots[f], row] = s
-        out_t[2 * slots[f] + 1, row] = e
-        return e + 1
-    fv = 0.0
-    iv = np.int64(0)
-    if kind == INT:
-        iv, stop, st = parse_int(buf, s, e)
-    elif kind == FLOAT:
-        fv, stop, st = parse_float(buf, s, e)
-    else:
-        iv, stop, st = parse_date(buf, s, e, True)
-    if st == 0 and stop != e:
-        st = ERR_DATE if kind == DATE else ERR_NUMBER
-    if st != 0:
-        _fail(err, st, line, f, 0, s, e, 0)
-        return -1
-    if not _store(kind, slots[f], f, row, iv, fv, lo_b, hi_b, out_i, out_f, by_row):
-        _fail(err, ERR_BOUNDS, line, f, 0, s, e, iv)
-        return -1
-    return e + 1
-
-
-@njit(cache=True)
 def _field_slow(
-    buf, q, hi, line, row, f, sep, kind, slots, lo_b, hi_b, out_i, out_f, by_row, out_t, err
-):
-    """Any field the fast path did not take: padding, quotes, text, dates, other numbers.
-
-    Returns ``(end of the field, field is blank)``, or ``(-1, False)`` after
-    recording an error.
-    """
-    if sep != SEP_BLANKS:
-        q = _skip_pad(buf, q, hi, sep)
-    if q < hi and buf[q] == 34:
-        r = _quoted(
-            buf, q, hi, line, row, f, sep, kind, slots, lo_b, hi_b, out_i, out_f, by_row, out_t, err
-        )
-        return r, False
-    if kind == SKIP or kind == TOKEN:
-        r = _field_end(buf, q, hi, sep)
-        blank = r == q
-        if kind == TOKEN:
-            if blank:
-                _fail(err, ERR_EMPTY, line, f, 0, q, q, 0)
-                return -1, False
-            out_t[2 * slots[f], row] = q
-            out_t[2 * slots[f] + 1, row] = r
-        return r, blank
-    fv = 0.0
-    iv = np.int64(0)
-    if kind == INT:
-        iv, r, st = parse_int(buf, q, hi)
-    elif kind == FLOAT:
-        fv, r, st = parse_float(buf, q, hi)
-    else:
-        iv, r, st = parse_date(buf, q, hi, sep != SEP_BLANKS)
-    if st != 0:
-        _fail_value(buf, q, hi, sep, line, f, st, iv, err)
-        return -1, False
-    if kind == FLOAT:
-        _put_float(out_f, by_row, slots[f], row, fv)
-    elif iv < lo_b[f] or iv > hi_b[f]:
-        _fail_value(buf, q, hi, sep, line, f, 0, iv, err)
-        return -1, False
-    else:
-        out_i[slots[f], row] = iv
-    return r, False
-
-
-@njit(cache=True)
-def _after_slow(buf, s, r, hi, sep, line, f, kind, err):
-    """After field f (started at s, ended at r) when no separator follows at once.
-
-    Returns the next field's start, ``hi + 1`` at the line end, or -1 after
-    recording an error.
-    """
-    if sep == SEP_BLANKS:
-        if r < hi and buf[r] != 10 and not _is_blank(buf[r]):
-            code = ERR_DATE if kind == DATE else ERR_NUMBER
-            _fail(err, code, line, f, 0, s, _field_end(buf, r, hi, sep), 0)
-            return -1
-        while r < hi and _is_blank(buf[r]):
-            r += 1
-        if r >= hi or buf[r] == 10:
-            return hi + 1
-        return r
-    r = _skip_pad(buf, r, hi, sep)
-    if r >= hi or buf[r] == 10:
-        return hi + 1
-    if sep >= 0 and buf[r] == sep:
-        return r + 1
-    if sep == SEP_DOUBLE_COLON and buf[r] == 58 and r + 1 < hi and buf[r + 1] == 58:
-        return r + 2
-    # e.g. "12abc", or text after a closing quote
-    _fail(
-        err, ERR_DATE if kind == DATE else ERR_NUMBER, line, f, 0, s, _field_end(buf, r, hi, sep), 0
-    )
-    return -1
-
-
-@njit(cache=True, inline="always")
-def _parse_line(
     buf,
-    p,
+    s,
+    r,
     hi,
     line,
     row,
+    f,
     sep,
-    nf_expect,
-    kinds,
+    kind,
     slots,
-    bounded,
     lo_b,
     hi_b,
     out_i,
@@ -709,120 +593,103 @@ def _parse_line(
     by_row,
     out_t,
     err,
+    dates,
 ):
-    """Parse one data line starting at p; returns the start of the next line (-1 on error).
+    """Field f, which starts at s, in the cases the fast path leaves: padding,
+    quotes, text, dates, other numbers and separators, bounds, errors.
 
-    Plain decimal integers and floats followed by the separator are parsed
-    here without calls (the common case, and most of the time); anything else
-    goes through ``_field_slow``/``_after_slow``.
+    ``r >= 0`` when the fast path has stored the value, which ends at r; then
+    only what follows it is checked. ``dates`` is None when no field is a
+    date (numba then leaves the date parser out). Returns ``(q, state)``:
+    state 0 when the next field starts at q, 1 when the line ends at q (its
+    newline or hi), 2 the same after a blank field, -1 after recording an error.
     """
-    n_kinds = kinds.shape[0]
-    f = 0
-    q = p
-    if sep == SEP_BLANKS:
-        while q < hi and _is_blank(buf[q]):
-            q += 1
+    code = 0  # an error: its code, token buf[a:b] and value
+    a = s
+    b = s
+    value = np.int64(0)
+    end_from = np.int64(-1)  # when >= 0 the token ends at the field end from here
     blank = False
-    while True:
-        kind = kinds[f] if f < n_kinds else SKIP
-        s = q
-        r = -1
-        blank = False
-        if kind == INT:
-            neg = q < hi and buf[q] == 45
-            t = q + 1 if neg else q
-            v = np.int64(0)
-            u = t
-            while u < hi:
-                d = np.int64(buf[u]) - 48
-                if d < 0 or d > 9:
-                    break
-                v = v * 10 + d
-                u += 1
-            if 0 < u - t <= 18:
-                if neg:
-                    v = -v
-                if bounded and (v < lo_b[f] or v > hi_b[f]):
-                    _fail_value(buf, s, hi, sep, line, f, 0, v, err)
-                    return -1
-                out_i[slots[f], row] = v
-                r = u
-        elif kind == FLOAT:
-            neg = q < hi and buf[q] == 45
-            t = q + 1 if neg else q
-            w = np.int64(0)
-            u = t
-            while u < hi:
-                d = np.int64(buf[u]) - 48
-                if d < 0 or d > 9:
-                    break
-                w = w * 10 + d
-                u += 1
-            n = u - t
-            n_frac = 0
-            if u < hi and buf[u] == 46:
-                u += 1
-                t = u
-                while u < hi:
-                    d = np.int64(buf[u]) - 48
-                    if d < 0 or d > 9:
-                        break
-                    w = w * 10 + d
-                    u += 1
-                n_frac = u - t
-                n += n_frac
-            if 0 < n <= 15 and not (u < hi and (buf[u] == 101 or buf[u] == 69)):
-                # exact operands, one rounding: the correctly rounded value
-                fv = float(w) / _P10[n_frac] if n_frac else float(w)
-                _put_float(out_f, by_row, slots[f], row, -fv if neg else fv)
-                r = u
-        if r < 0:
-            r, blank = _field_slow(
-                buf,
-                s,
-                hi,
-                line,
-                row,
-                f,
-                sep,
-                kind,
-                slots,
-                lo_b,
-                hi_b,
-                out_i,
-                out_f,
-                by_row,
-                out_t,
-                err,
-            )
-            if r < 0:
-                return -1
-        f += 1
-        if r < hi:
-            c = buf[r]
-            if c == sep:
-                q = r + 1
-                continue
-            if c == 10:
-                q = r
-                break
-        q = _after_slow(buf, s, r, hi, sep, line, f - 1, kind, err)
-        if q < 0:
-            return -1
-        if q > hi:  # line end
-            q = r
-            while q < hi and buf[q] != 10:
+    if r < 0:
+        q = s if sep == SEP_BLANKS else _skip_pad(buf, s, hi, sep)
+        quoted = q < hi and buf[q] == 34
+        v = q  # the value is buf[v:e]
+        e = hi
+        if quoted:
+            v = q + 1
+            e = v
+            while e < hi and buf[e] != 34 and buf[e] != 10:
+                e += 1
+            if e >= hi or buf[e] != 34:
+                code, a, b = ERR_QUOTE, q, e
+            elif kind != SKIP and e == v:
+                code, a, b = ERR_EMPTY, v, v
+        if code == 0 and (kind == SKIP or kind == TOKEN):
+            r = e if quoted else _field_end(buf, v, hi, sep)
+            blank = r == v and not quoted
+            if kind == TOKEN and blank:
+                code, a, b = ERR_EMPTY, v, v
+            elif kind == TOKEN:
+                out_t[2 * slots[f], row] = v
+                out_t[2 * slots[f] + 1, row] = r
+        elif code == 0:
+            fv = 0.0
+            iv = np.int64(0)
+            st = np.int64(ERR_DATE)  # kind DATE comes with dates
+            if kind == INT:
+                iv, r, st = parse_int(buf, v, e)
+            elif kind == FLOAT:
+                fv, r, st = parse_float(buf, v, e)
+            elif dates is not None:
+                iv, r, st = parse_date(buf, v, e, quoted or sep != SEP_BLANKS)
+            if quoted and st == 0 and r != e:
+                st = ERR_DATE if kind == DATE else ERR_NUMBER
+            if st == 0 and kind != FLOAT and (iv < lo_b[f] or iv > hi_b[f]):
+                st = ERR_BOUNDS
+            if st == ERR_BOUNDS:
+                value = iv
+            if st == 0 and kind == FLOAT:
+                _put_float(out_f, by_row, slots[f], row, fv)
+            elif st == 0:
+                out_i[slots[f], row] = iv
+            elif quoted:
+                code, a, b = st, v, e
+            elif st == ERR_NUMBER and _ends_field(buf, v, hi, sep):
+                code, a, b = ERR_EMPTY, v, v
+            else:
+                code, a, end_from = st, v, v
+        if quoted and code == 0:
+            r = e + 1
+    q = r
+    state = 0
+    if code == 0 and sep == SEP_BLANKS:
+        if r < hi and buf[r] != 10 and not _BLANK[buf[r]]:
+            code, end_from = ERR_DATE if kind == DATE else ERR_NUMBER, r
+        else:
+            while q < hi and _BLANK[buf[q]]:
                 q += 1
-            break
-    if blank and f > 1 and f - 1 == nf_expect:
-        f -= 1  # "a,b,c," : a trailing separator
-    if f != nf_expect:
-        _fail(err, ERR_FIELDS, line, f, f, p, p, 0)
-        return -1
-    return q + 1 if q < hi else hi
+            state = 1 if q >= hi or buf[q] == 10 else 0
+    elif code == 0:
+        q = _skip_pad(buf, r, hi, sep)
+        if q >= hi or buf[q] == 10:
+            state = 1
+        elif sep >= 0 and buf[q] == sep:
+            q += 1
+        elif sep == SEP_DOUBLE_COLON and buf[q] == 58 and q + 1 < hi and buf[q + 1] == 58:
+            q += 2
+        else:  # e.g. "12abc", or text after a closing quote
+            code, end_from = ERR_DATE if kind == DATE else ERR_NUMBER, q
+    if code != 0:
+        if end_from >= 0:
+            b = _field_end(buf, end_from, hi, sep)
+        _fail(err, code, line, f, 0, a, b, value)
+        return q, -1
+    if state == 1 and blank:
+        state = 2
+    return q, state
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _parse_chunk(
     buf,
     lo,
@@ -845,96 +712,150 @@ def _parse_chunk(
     out_t,
     err,
     stats,
+    numbers,
+    full,
+    dates,
 ):
-    """Parse buf[lo:hi]; rows go to row0, row0 + 1, ...; stats = (rows, comment lines)."""
+    """Parse the lines of buf[lo:hi] into rows row0, row0 + 1, ...
+
+    Plain values (integers, decimals of up to 15 digits, unquoted text)
+    followed by the separator or the line end are handled here without calls:
+    the common case, and most of the time. The flags, each None or True, add
+    the general float parser (``numbers``), ``_field_slow`` for everything
+    else (``full``) and dates. numba leaves out the code behind a None flag,
+    so the scan runs in tiers (see ``scan``): with a flag None the scan stops
+    at the first line that needs it. ``stats`` gets (rows, comment lines,
+    line number and position where the scan stopped, tier needed there).
+    """
+    n_kinds = kinds.shape[0]
     p = lo
     line = line0
     row = row0
     comments = 0
+    need = 2
     while p < hi:
         cls = _line_class(buf, p, hi, cmt, cmt_len)
-        if cls == 0:
-            nxt = _parse_line(
-                buf,
-                p,
-                hi,
-                line,
-                row,
-                sep,
-                nf_expect,
-                kinds,
-                slots,
-                bounded,
-                lo_b,
-                hi_b,
-                out_i,
-                out_f,
-                by_row,
-                out_t,
-                err,
-            )
-            if nxt < 0:
-                break
-            p = nxt
-            row += 1
-        elif cls == 1 and not skip_blank:
-            _fail(err, ERR_FIELDS, line, 0, 0, p, p, 0)
+        if cls == 1 and not skip_blank:
+            if full is not None:
+                _fail(err, ERR_FIELDS, line, 0, 0, p, p, 0)
             break
-        else:
+        if cls != 0:
             comments += cls == 2
             p = _next_line(buf, p, hi)
+            line += 1
+            continue
+        f = np.int64(0)  # not a literal 0, which would compile _field_slow twice
+        q = p
+        if sep == SEP_BLANKS:
+            while q < hi and _BLANK[buf[q]]:
+                q += 1
+        state = 0  # 0: field f starts at q; 1, 2: the line ends at q; -1: stop
+        while state == 0:
+            kind = kinds[f] if f < n_kinds else np.int64(SKIP)
+            s = q
+            r = np.int64(-1)  # where a value stored here ends
+            if kind == INT:
+                iv, r = _plain_int(buf, q, hi)
+                if r >= 0 and bounded and (iv < lo_b[f] or iv > hi_b[f]):
+                    r = -1
+                elif r >= 0:
+                    out_i[slots[f], row] = iv
+            elif kind == FLOAT:
+                fv, r = _plain_float(buf, q, hi)
+                if r < 0:
+                    if numbers is not None:
+                        fv, r, st = _parse_float_full(buf, q, hi)
+                        if st != 0:
+                            r = -1
+                if r >= 0:
+                    _put_float(out_f, by_row, slots[f], row, fv)
+            elif kind == SKIP or kind == TOKEN:
+                u = q
+                while u < hi:
+                    c = buf[u]
+                    if c == sep or c == 10 or c == 34 or _BLANK[c]:
+                        break
+                    if c == 58 and sep == SEP_DOUBLE_COLON:
+                        break
+                    u += 1
+                if u > q and (u >= hi or buf[u] != 34):
+                    r = u
+                    if kind == TOKEN:
+                        out_t[2 * slots[f], row] = q
+                        out_t[2 * slots[f] + 1, row] = u
+            slow = r < 0
+            if r >= hi:
+                q = hi
+                state = 1
+            elif r >= 0:
+                c = buf[r]
+                if c == sep:
+                    q = r + 1
+                elif c == 10:
+                    q = r
+                    state = 1
+                elif c == 13 and r + 1 < hi and buf[r + 1] == 10:
+                    q = r + 1
+                    state = 1
+                elif sep == SEP_BLANKS and _BLANK[c]:
+                    q = r + 1
+                    while q < hi and _BLANK[buf[q]]:
+                        q += 1
+                    if q >= hi or buf[q] == 10:
+                        state = 1
+                elif sep == SEP_DOUBLE_COLON and c == 58 and r + 1 < hi and buf[r + 1] == 58:
+                    q = r + 2
+                else:
+                    slow = True
+                    if kind == SKIP or kind == TOKEN:
+                        r = -1  # the text goes on: the slow path takes it all
+            if slow:
+                if full is None:  # all numba compiles of this branch without full
+                    state = -1
+                    # a number the plain parser refused: the general float parser may do
+                    c0 = buf[q] if q < hi else 10
+                    if kind == FLOAT and r < 0 and not (c0 == 34 or c0 == sep or _BLANK[c0]):
+                        need = 1 if numbers is None else 2
+                    else:
+                        need = 2
+                else:
+                    q, state = _field_slow(
+                        buf,
+                        s,
+                        r,
+                        hi,
+                        line,
+                        row,
+                        f,
+                        sep,
+                        kind,
+                        slots,
+                        lo_b,
+                        hi_b,
+                        out_i,
+                        out_f,
+                        by_row,
+                        out_t,
+                        err,
+                        dates,
+                    )
+            f += 1
+        if state < 0:
+            break
+        if state == 2 and f > 1 and f - 1 == nf_expect:
+            f -= 1  # "a,b,c," : a trailing separator
+        if f != nf_expect:
+            if full is not None:
+                _fail(err, ERR_FIELDS, line, f, f, p, p, 0)
+            break
+        p = q + 1 if q < hi else hi
+        row += 1
         line += 1
     stats[0] = row - row0
     stats[1] = comments
-
-
-@njit(cache=True, parallel=True)
-def _parse_chunks(
-    buf,
-    bounds,
-    line0s,
-    row0s,
-    sep,
-    cmt,
-    cmt_len,
-    skip_blank,
-    nf_expect,
-    kinds,
-    slots,
-    bounded,
-    lo_b,
-    hi_b,
-    out_i,
-    out_f,
-    by_row,
-    out_t,
-    errs,
-    stats,
-):
-    for c in prange(bounds.shape[0] - 1):
-        _parse_chunk(
-            buf,
-            bounds[c],
-            bounds[c + 1],
-            line0s[c],
-            row0s[c],
-            sep,
-            cmt,
-            cmt_len,
-            skip_blank,
-            nf_expect,
-            kinds,
-            slots,
-            bounded,
-            lo_b,
-            hi_b,
-            out_i,
-            out_f,
-            by_row,
-            out_t,
-            errs[c],
-            stats[c],
-        )
+    stats[2] = line
+    stats[3] = p
+    stats[4] = need
 
 
 @njit(cache=True)
@@ -1121,6 +1042,43 @@ def _find_newline(raw: memoryview, pos: int, end: int) -> int:
     return -1
 
 
+def _on_threads(task, n: int) -> None:
+    """Run ``task(k)`` for k in range(n) on up to ``numba.get_num_threads()`` threads.
+
+    The kernels release the GIL, so plain threads run them in parallel.
+    """
+    workers = min(n, numba.get_num_threads())
+    if workers < 2:
+        for k in range(n):
+            task(k)
+        return
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for _ in pool.map(task, range(n)):
+            pass
+
+
+_GENERAL_FLOAT = re.compile(rb"[eE]|[0-9.]{17}")  # an exponent, or 16+ digits
+
+
+def _first_tier(buf, start: int, end: int, kinds: np.ndarray, n_fields: int, dialect) -> int:
+    """The tier to start at, guessed from the first 64 KiB of data.
+
+    A file whose first lines need a later tier should not compile the earlier
+    ones first; the results do not depend on the guess.
+    """
+    if DATE in kinds:
+        return 2
+    prefixes = tuple(c.encode() for c in dialect.comments)
+    lines = bytes(buf[start : min(end, start + 65536)]).split(b"\n")
+    sample = b"\n".join(ln for ln in lines if not (prefixes and ln.lstrip().startswith(prefixes)))
+    if b'"' in sample:
+        return 2
+    numeric = len(kinds) >= n_fields and all(k in (INT, FLOAT) for k in kinds.tolist())
+    if numeric and FLOAT in kinds and _GENERAL_FLOAT.search(sample):
+        return 1  # in numbers only, a letter e is an exponent
+    return 0
+
+
 def scan(
     data,
     kinds,
@@ -1170,7 +1128,13 @@ def scan(
     cmt, cmt_len = dialect.comment_table()
     sep = dialect.sep_code()
     cuts = chunk_bounds(buf, start, end, n_chunks)
-    newlines = _count_newlines(buf, cuts)
+    n_chunks = cuts.shape[0] - 1
+    newlines = np.empty(n_chunks, dtype=np.int64)
+
+    def count(c):
+        newlines[c] = _count_newlines(buf, cuts[c], cuts[c + 1])
+
+    _on_threads(count, n_chunks)
     lines = newlines.copy()
     if end > start and buf[end - 1] != 10:
         lines[-1] += 1  # last line without a newline
@@ -1185,31 +1149,54 @@ def scan(
         floats = np.empty((cap, counts.get(FLOAT, 0)), dtype=np.float64)
     else:
         floats = np.empty((counts.get(FLOAT, 0), cap), dtype=np.float64)
-    errs = np.zeros((cuts.shape[0] - 1, _E_SIZE), dtype=np.int64)
-    stats = np.zeros((cuts.shape[0] - 1, 2), dtype=np.int64)
+    errs = np.zeros((n_chunks, _E_SIZE), dtype=np.int64)
+    stats = np.zeros((n_chunks, 5), dtype=np.int64)
     bounded = bool(bounds) and any(lim is not None for lim in bounds)
-    _parse_chunks(
-        buf,
-        cuts,
-        line0s,
-        row0s,
-        sep,
-        cmt,
-        cmt_len,
-        dialect.skip_blank,
-        n_fields,
-        kinds,
-        slots,
-        bounded,
-        lo_b,
-        hi_b,
-        out_i,
-        floats,
-        float_layout == "rows",
-        out_t,
-        errs,
-        stats,
-    )
+    skip_blank = bool(dialect.skip_blank)
+    by_row = float_layout == "rows"
+    dates = True if DATE in kinds else None
+    # (numbers, full, dates) flags per tier: plain values, + general floats, all
+    tiers = ((None, None, None), (True, None, None), (True, True, dates))
+    first_tier = _first_tier(buf, start, end, kinds, n_fields, dialect)
+
+    def parse(c):
+        lo, hi, line0, row0 = cuts[c], cuts[c + 1], line0s[c], row0s[c]
+        done = np.zeros(2, dtype=np.int64)
+        tier = first_tier
+        while True:
+            _parse_chunk(
+                buf,
+                lo,
+                hi,
+                line0,
+                row0,
+                sep,
+                cmt,
+                cmt_len,
+                skip_blank,
+                n_fields,
+                kinds,
+                slots,
+                bounded,
+                lo_b,
+                hi_b,
+                out_i,
+                floats,
+                by_row,
+                out_t,
+                errs[c],
+                stats[c],
+                *tiers[tier],
+            )
+            stats[c, :2] += done
+            if stats[c, 3] >= hi or errs[c, _E_CODE]:
+                break
+            # stopped at a line that a later tier handles: go on from there
+            done = stats[c, :2].copy()
+            lo, line0, row0 = stats[c, 3], stats[c, 2], row0s[c] + stats[c, 0]
+            tier = max(tier + 1, int(stats[c, 4]))
+
+    _on_threads(parse, n_chunks)
     n_rows = int(stats[:, 0].sum())
     if n_rows < cap:
         _close_gaps(row0s, stats[:, 0], out_i, out_t, floats, float_layout)
@@ -1279,47 +1266,39 @@ def locate_row(
 
 
 # ------------------------------------------------------- ids to 0-based codes
-@njit(cache=True, parallel=True)
-def _min_max(a):
-    n = a.shape[0]
-    n_parts = max(1, min(64, n // 65536))
-    lo = np.empty(n_parts, dtype=np.int64)
-    hi = np.empty(n_parts, dtype=np.int64)
-    for k in prange(n_parts):
-        s = n * k // n_parts
-        e = n * (k + 1) // n_parts
-        a_lo = a[s]
-        a_hi = a[s]
-        for t in range(s + 1, e):
-            v = a[t]
-            if v < a_lo:
-                a_lo = v
-            if v > a_hi:
-                a_hi = v
-        lo[k] = a_lo
-        hi[k] = a_hi
-    return lo.min(), hi.max()
-
-
 @njit(cache=True)
-def _mark(a, base, size):
-    seen = np.zeros(size, dtype=np.int32)
+def _mark(a, base, seen):
+    """Number the distinct values of a in ascending order: seen[v - base] gets
+    the code of v, or -1 (seen starts zeroed); returns the number of codes."""
     for t in range(a.shape[0]):
         seen[a[t] - base] = 1
     n = 0
-    for v in range(size):
+    for v in range(seen.shape[0]):
         if seen[v]:
             seen[v] = n
             n += 1
         else:
             seen[v] = -1
-    return seen, n
+    return n
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def _relabel(a, base, table):
-    for t in prange(a.shape[0]):
+    for t in range(a.shape[0]):
         a[t] = table[a[t] - base]
+
+
+def _relabel_all(codes: np.ndarray, base: int, table: np.ndarray) -> None:
+    """codes[:] = table[codes - base] in place, in parts of at least 1M on threads."""
+    n = codes.shape[0]
+    parts = max(1, min(numba.get_num_threads(), n >> 20))
+    cuts = [n * k // parts for k in range(parts + 1)]
+    _on_threads(lambda k: _relabel(codes[cuts[k] : cuts[k + 1]], base, table), parts)
+
+
+def _code_table(n: int) -> np.ndarray:
+    """An empty code table for n codes (int32 while it fits: one kernel type, less memory)."""
+    return np.empty(n, dtype=np.int32 if n < (1 << 31) else np.int64)
 
 
 def factorize_ints(ids: np.ndarray, *, in_place: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -1332,13 +1311,14 @@ def factorize_ints(ids: np.ndarray, *, in_place: bool = False) -> tuple[np.ndarr
     ids = np.ascontiguousarray(ids, dtype=np.int64)
     if ids.size == 0:
         return ids.copy(), ids.copy()
-    lo, hi = _min_max(ids)
-    span = int(hi) - int(lo) + 1
+    lo = int(ids.min())
+    span = int(ids.max()) - lo + 1
     if span <= max(ids.size, 1 << 22) and span < (1 << 31):
-        table, n = _mark(ids, lo, span)
+        table = np.zeros(span, dtype=np.int32)  # allocated here: cheaper to compile
+        _mark(ids, lo, table)
         uniques = np.flatnonzero(table >= 0).astype(np.int64) + lo
         codes = ids if in_place else ids.copy()
-        _relabel(codes, lo, table)
+        _relabel_all(codes, lo, table)
         return codes, uniques
     uniques, inverse = np.unique(ids, return_inverse=True)
     codes = inverse.astype(np.int64).reshape(-1)
@@ -1348,7 +1328,7 @@ def factorize_ints(ids: np.ndarray, *, in_place: bool = False) -> tuple[np.ndarr
     return codes, uniques
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _token_key(buf, s, e):
     """(hash, first 8 bytes, next 8 bytes) of buf[s:e], little-endian packed."""
     h = np.uint64(14695981039346656037) ^ np.uint64(e - s)
@@ -1365,7 +1345,7 @@ def _token_key(buf, s, e):
     return h, k0, k1
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _same_bytes(buf, s1, e1, s2, e2):
     if e1 - s1 != e2 - s2:
         return False
@@ -1400,7 +1380,8 @@ def _factorize_tokens(buf, starts, ends):
             if w == 0:
                 if n_uniq == first.shape[0]:
                     grown = np.empty(2 * first.shape[0], dtype=np.int64)
-                    grown[:n_uniq] = first[:n_uniq]
+                    for u in range(n_uniq):  # a loop: slice assignment compiles for seconds
+                        grown[u] = first[u]
                     first = grown
                 first[n_uniq] = t
                 table[slot, 0] = tag | np.uint64(n_uniq + 1)
@@ -1437,28 +1418,32 @@ def _factorize_tokens(buf, starts, ends):
 
 
 @njit(cache=True)
-def _gather_bytes(buf, starts, ends, width):
-    out = np.zeros((starts.shape[0], width), dtype=np.uint8)
+def _gather_bytes(buf, starts, ends, out):
     for t in range(starts.shape[0]):
         s = starts[t]
         for k in range(ends[t] - s):
             out[t, k] = buf[s + k]
-    return out
 
 
-@njit(cache=True, parallel=True)
-def _remap(codes, rank):
-    for t in prange(codes.shape[0]):
-        codes[t] = rank[codes[t]]
+def _token_bytes(buf, starts, ends) -> np.ndarray:
+    """The tokens as fixed-width byte strings (NUL-padded)."""
+    width = max(1, int((ends - starts).max()))
+    out = np.zeros((starts.shape[0], width), dtype=np.uint8)
+    _gather_bytes(buf, starts, ends, out)
+    return out.view(f"S{width}").reshape(-1)
+
+
+def _offsets(a) -> np.ndarray:
+    return np.ascontiguousarray(a, dtype=np.int64)
 
 
 def token_strings(data, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     """The tokens as a unicode array (UTF-8, invalid bytes replaced)."""
     buf = as_buffer(data)
+    starts, ends = _offsets(starts), _offsets(ends)
     if starts.size == 0:
         return np.array([], dtype="U1")
-    width = max(1, int((ends - starts).max()))
-    raw = _gather_bytes(buf, starts, ends, width).view(f"S{width}").reshape(-1)
+    raw = _token_bytes(buf, starts, ends)
     return np.char.decode(raw, "utf-8", errors="replace")
 
 
@@ -1468,13 +1453,13 @@ def factorize_tokens(data, starts: np.ndarray, ends: np.ndarray) -> tuple[np.nda
     Returns ``(codes, labels)`` with ``labels[codes]`` the original strings.
     """
     buf = as_buffer(data)
+    starts, ends = _offsets(starts), _offsets(ends)
     codes, first = _factorize_tokens(buf, starts, ends)
     if first.size == 0:
         return codes, np.array([], dtype="U1")
-    width = max(1, int((ends[first] - starts[first]).max()))
-    raw = _gather_bytes(buf, starts[first], ends[first], width).view(f"S{width}").reshape(-1)
+    raw = _token_bytes(buf, starts[first], ends[first])
     order = np.argsort(raw, kind="stable")
-    rank = np.empty_like(order)
+    rank = _code_table(order.size)
     rank[order] = np.arange(order.size)
-    _remap(codes, rank.astype(np.int64))
+    _relabel_all(codes, 0, rank)
     return codes, np.char.decode(raw[order], "utf-8", errors="replace")
