@@ -59,7 +59,7 @@ from mfcli.data import Matrix
 from mfcli.errors import InputDataError, MfcliError, TableLayoutError, UsageError
 from mfcli.io import textscan as ts
 from mfcli.io.options import ReadOptions
-from mfcli.io.source import display_name, read_bytes
+from mfcli.io.source import display_name, map_bytes, release
 
 COMMENTS = ("#", "//", "%")
 SNIFF_ORDER = ("\t", ",", ";", "|", "::", None)
@@ -124,7 +124,7 @@ def read(path: str, options: ReadOptions) -> Matrix:
     """
     try:
         # the text is passed in a box so that the CSR build can run without it
-        matrix = _read([read_bytes(path)], options)
+        matrix = _read([map_bytes(path)], options)
         if not matrix.meta.get("notes"):
             matrix.meta.pop("notes", None)
         return matrix
@@ -279,7 +279,7 @@ def _sniff_sep(rows: list[str]) -> str | None:
 
 
 def _sniff(data: bytes, options: ReadOptions) -> _Sniff:
-    start = 3 if data.startswith(b"\xef\xbb\xbf") else 0
+    start = 3 if data[:3] == b"\xef\xbb\xbf" else 0
     lines = _sample_lines(data, start)
     data_lines = [ln for ln in lines if ln.kind == "data"]
     if not data_lines:
@@ -560,6 +560,7 @@ def _scan(data, sn: _Sniff, kinds: list[int], dialect, names, retry, float_layou
             start=sn.data_start,
             first_line=sn.data_line,
             float_layout=float_layout,
+            release=lambda lo, hi: release(data, lo, hi),
         )
         err = result.error
         if err is None:

@@ -40,7 +40,7 @@ from mfcli.data import Matrix
 from mfcli.errors import InputDataError, MfcliError
 from mfcli.io import textscan as ts
 from mfcli.io.options import ReadOptions
-from mfcli.io.source import display_name, read_bytes
+from mfcli.io.source import display_name, map_bytes, release
 
 OBJECTS = ("matrix", "vector")
 FORMATS = ("coordinate", "array")
@@ -103,7 +103,7 @@ def read(path: str, options: ReadOptions) -> Matrix:
     InputMissingError : unreadable file (exit 66)
     """
     try:
-        data = read_bytes(path)
+        data = map_bytes(path)
         matrix = _read_bytes(data, options)
         if not matrix.meta.get("notes"):
             matrix.meta.pop("notes", None)
@@ -153,7 +153,7 @@ def _read_bytes(data: bytes, options: ReadOptions) -> Matrix:
 
 # ------------------------------------------------------------------ header
 def _parse_header(data: bytes) -> _Header:
-    pos = 3 if data.startswith(b"\xef\xbb\xbf") else 0
+    pos = 3 if data[:3] == b"\xef\xbb\xbf" else 0
     line = 0
     banner = None
     comments = 0
@@ -265,6 +265,7 @@ def _scan(data, head: _Header, kinds, bounds, names, declared: int):
         start=head.data_start,
         first_line=head.data_line,
         bounds=bounds,
+        release=lambda lo, hi: release(data, lo, hi),
     )
     if result.error is not None:
         raise result.error.to_error(names)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import bz2
 import gzip
 import io
+import mmap
 import os
 import sys
 
@@ -62,6 +63,53 @@ def read_bytes(path: str) -> bytes:
     except OSError as exc:
         raise InputMissingError(f"cannot read: {exc.strerror or exc}", path=path) from None
     return decompress(raw, path)
+
+
+MAP_MIN_BYTES = 1 << 24  # below this a plain read is as fast
+
+
+def map_bytes(path: str) -> bytes | mmap.mmap:
+    """The content of ``path`` like :func:`read_bytes`, mapped instead of read
+    when it is a large uncompressed regular file.
+
+    A map costs no copy, and :func:`release` can hand its pages back once
+    they are parsed, so the text never has to be resident all at once. The
+    map supports what the text readers use of bytes (``len``, slicing,
+    ``find``, the buffer protocol). The file must not be truncated while it is
+    read (as with any memory map).
+    """
+    if path == "-":
+        return read_bytes(path)
+    check_readable(path)
+    try:
+        with open(path, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            magic = fh.read(4)
+            if (
+                size < MAP_MIN_BYTES
+                or magic[:2] == GZIP_MAGIC
+                or magic[:3] == BZ2_MAGIC
+                or not os.path.isfile(path)
+            ):
+                return read_bytes(path)
+            return mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+    except (OSError, ValueError):
+        return read_bytes(path)  # not mappable (e.g. a pipe): read it
+
+
+def release(data, lo: int, hi: int) -> None:
+    """Drop the resident pages of ``data[lo:hi]`` when ``data`` is a map.
+
+    The pages stay in the page cache; touching them again reads them back.
+    Only whole pages inside the range are dropped. Bytes are left alone.
+    """
+    if not isinstance(data, mmap.mmap) or not hasattr(data, "madvise"):
+        return
+    page = mmap.PAGESIZE
+    first = -(-lo // page) * page
+    last = (hi // page) * page
+    if last > first:
+        data.madvise(mmap.MADV_DONTNEED, first, last - first)
 
 
 def decompress(raw: bytes, path: str) -> bytes:

@@ -505,10 +505,22 @@ def _next_line(buf, p, hi):
 
 @njit(cache=True, nogil=True)
 def _count_newlines(buf, lo, hi):
-    k = 0
-    for p in range(lo, hi):
-        k += buf[p] == 10
-    return k
+    """Newlines in buf[lo:hi], eight bytes at a time (about 10x a byte loop)."""
+    n8 = (hi - lo) >> 3
+    words = buf[lo : lo + 8 * n8].view(np.uint64)
+    ones = np.uint64(0x0101010101010101)
+    newline = np.uint64(0x0A0A0A0A0A0A0A0A)
+    low7 = np.uint64(0x7F7F7F7F7F7F7F7F)
+    k = np.uint64(0)
+    for t in range(n8):
+        x = words[t] ^ newline  # a zero byte where a newline was
+        # high bit set exactly in the zero bytes (no carry crosses a byte)
+        y = ~(((x & low7) + low7) | x | low7)
+        k += ((y >> np.uint64(7)) * ones) >> np.uint64(56)
+    count = np.int64(k)
+    for p in range(lo + 8 * n8, hi):
+        count += buf[p] == 10
+    return count
 
 
 @njit(cache=True, inline="always")
@@ -858,6 +870,71 @@ def _parse_chunk(
     stats[4] = need
 
 
+@njit(cache=True, nogil=True)
+def _parse_plain_lines(buf, lo, hi, row0, sep, nf_expect, kinds, slots, out_i, out_f, by_row):
+    """The fast tier: lines of plain numbers split by the one-byte ``sep``.
+
+    Each field is an INT (``_plain_int``), a FLOAT (``_plain_float``) or a
+    SKIP field without quotes or blanks, and every line starts with a digit or
+    a minus sign. The values are exactly those ``_parse_chunk`` gives. Stops
+    at the first line that is anything else (a comment, a blank, padding, a
+    general float, a field count off ...) and returns ``(rows, position)``,
+    so that ``_parse_chunk`` takes over at that line.
+    """
+    n_kinds = kinds.shape[0]
+    p = lo
+    row = row0
+    while p < hi:
+        c = buf[p]
+        if not (48 <= c <= 57 or c == 45):
+            break
+        q = p
+        ok = True
+        for f in range(nf_expect):
+            kind = kinds[f] if f < n_kinds else np.int64(SKIP)
+            if kind == INT:
+                iv, r = _plain_int(buf, q, hi)
+                if r < 0:
+                    ok = False
+                    break
+                out_i[slots[f], row] = iv
+            elif kind == FLOAT:
+                fv, r = _plain_float(buf, q, hi)
+                if r < 0:
+                    ok = False
+                    break
+                _put_float(out_f, by_row, slots[f], row, fv)
+            else:
+                r = q
+                while r < hi:
+                    c = buf[r]
+                    if c == sep or c == 10 or c == 34 or _BLANK[c]:
+                        break
+                    r += 1
+                if r == q:
+                    ok = False
+                    break
+            c = buf[r] if r < hi else 10
+            if f + 1 < nf_expect:
+                if c != sep:
+                    ok = False
+                    break
+                q = r + 1
+            else:
+                if c == 13 and r + 1 < hi:
+                    r += 1
+                    c = buf[r]
+                if c != 10 and r < hi:
+                    ok = False
+                    break
+                q = r + 1
+        if not ok:
+            break
+        p = q if q < hi else hi
+        row += 1
+    return row - row0, p
+
+
 @njit(cache=True)
 def _locate_row(buf, lo, hi, line0, row, cmt, cmt_len, skip_blank):
     """(line number, byte offset) of data row ``row``, or (-1, -1)."""
@@ -1091,6 +1168,7 @@ def scan(
     bounds=None,
     float_layout: str = "columns",
     n_chunks: int | None = None,
+    release=None,
 ) -> ScanResult:
     """Parse every data line of ``data[start:end]`` into numeric columns.
 
@@ -1106,6 +1184,8 @@ def scan(
     float_layout : ``"columns"`` gives floats shaped (n_float_fields, n_rows);
         ``"rows"`` gives (n_rows, n_float_fields), C-ordered (a dense table)
     n_chunks : force the number of chunks (tests); default by size and threads
+    release : optional ``release(lo, hi)``, called when the bytes ``[lo, hi)``
+        have been read by a pass (e.g. to hand a mapped file's pages back)
 
     Returns
     -------
@@ -1133,6 +1213,8 @@ def scan(
 
     def count(c):
         newlines[c] = _count_newlines(buf, cuts[c], cuts[c + 1])
+        if release is not None:
+            release(cuts[c], cuts[c + 1])
 
     _on_threads(count, n_chunks)
     lines = newlines.copy()
@@ -1158,10 +1240,18 @@ def scan(
     # (numbers, full, dates) flags per tier: plain values, + general floats, all
     tiers = ((None, None, None), (True, None, None), (True, True, dates))
     first_tier = _first_tier(buf, start, end, kinds, n_fields, dialect)
+    # the fast tier: one-byte separator, numbers and skipped fields only
+    plain = sep >= 0 and not bounded and all(k in (SKIP, INT, FLOAT) for k in kinds.tolist())
 
     def parse(c):
         lo, hi, line0, row0 = cuts[c], cuts[c + 1], line0s[c], row0s[c]
         done = np.zeros(2, dtype=np.int64)
+        if plain:
+            n, lo = _parse_plain_lines(
+                buf, lo, hi, row0, sep, n_fields, kinds, slots, out_i, floats, by_row
+            )
+            done[0] = n
+            line0, row0 = line0 + n, row0 + n
         tier = first_tier
         while True:
             _parse_chunk(
@@ -1195,6 +1285,8 @@ def scan(
             done = stats[c, :2].copy()
             lo, line0, row0 = stats[c, 3], stats[c, 2], row0s[c] + stats[c, 0]
             tier = max(tier + 1, int(stats[c, 4]))
+        if release is not None:
+            release(cuts[c], cuts[c + 1])
 
     _on_threads(parse, n_chunks)
     n_rows = int(stats[:, 0].sum())

@@ -67,6 +67,7 @@ def test_plain_files_compile_only_the_plain_kernels(compiled):
     plain = compiled["plain"]
     assert set(plain) == {
         "_count_newlines",
+        "_parse_plain_lines",
         "_parse_chunk",
         "_mark",
         "_relabel",
@@ -121,3 +122,49 @@ def test_later_tiers_take_over_mid_chunk(chunks):
     assert result.column(0).tolist() == rows.tolist()
     assert result.column(1).tolist() == cols.tolist()
     assert result.column(2).tolist() == (milli / 1000).tolist()
+
+
+def _lines_for_fast_tier(rng, n: int) -> bytes:
+    """Plain lines with the things that stop the fast tier mixed in."""
+    out = []
+    for k in range(n):
+        u, i = rng.integers(-50, 10**6), rng.integers(0, 10**12)
+        v = f"{rng.integers(-(10**6), 10**6) / 100:.{rng.integers(0, 3)}f}"
+        line = f"{u},{i},{v},x{k}"
+        roll = rng.random()
+        if roll < 0.01:
+            line = f" {u},{i},{v},x{k}"  # padding
+        elif roll < 0.02:
+            line = f"{u},{i},{v}e0,x{k}"  # a general float
+        elif roll < 0.03:
+            out.append("# note")
+        elif roll < 0.04:
+            line += "\r"  # CRLF
+        out.append(line)
+    return "\n".join(out).encode()  # the last line has no newline
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("chunks", [1, 4])
+def test_fast_tier_equals_the_general_scan(seed, chunks):
+    """Bounds turn the fast tier off: both scans must give the same rows."""
+    data = _lines_for_fast_tier(np.random.default_rng(seed), 3000)
+    dialect = ts.Dialect(sep=",", comments=("#",))
+    kinds = [ts.INT, ts.INT, ts.FLOAT, ts.SKIP]
+    fast = ts.scan(data, kinds, dialect=dialect, n_fields=4, n_chunks=chunks)
+    wide = (-(2**62), 2**62)
+    general = ts.scan(
+        data, kinds, dialect=dialect, n_fields=4, n_chunks=chunks, bounds=[wide, wide, None, None]
+    )
+    assert fast.error is None and general.error is None
+    assert fast.n_rows == general.n_rows == data.count(b",x")
+    assert fast.n_comments == general.n_comments
+    np.testing.assert_array_equal(fast.ints, general.ints)
+    np.testing.assert_array_equal(fast.floats, general.floats)
+
+
+def test_fast_tier_stops_at_a_bad_line_with_its_number():
+    data = b"1,2,3\n4,5,6\n7,8\n9,10,11\n"
+    result = ts.scan(data, [ts.INT] * 3, dialect=ts.Dialect(sep=","), n_fields=3)
+    assert result.error is not None and result.error.line == 3
+    assert result.error.code == ts.ERR_FIELDS
