@@ -32,6 +32,12 @@ def scenarios(quick: bool) -> list[Scenario]:
     tools = [
         Tool("mfcli --help", argv=(*mfcli, "--help"), peer=False),
         Tool("mfcli --version", argv=(*mfcli, "--version"), peer=False),
+        Tool(
+            "numba start-up",
+            argv=(sys.executable, "-c", "from mfcli.kernels import probe; probe.touch_threads()"),
+            peer=False,
+            note="import numba, load one cached parallel kernel, start the thread pool",
+        ),
         Tool(BASELINE, argv=(sys.executable, "-c", "pass")),
         Tool("python -c 'import numpy'", argv=(sys.executable, "-c", "import numpy")),
     ]
