@@ -686,3 +686,103 @@ class GenerateConfig(BaseConfig):
     }  # fmt: skip
 
     generate: GenerateSection = section(GenerateSection)
+
+# ------------------------------------------------------------------- split
+SPLIT_STRATEGIES = ("random", "temporal", "user", "leave-k-out", "kfold")
+# Which split.* options each strategy takes (others must stay null/false).
+SPLIT_OPTIONS = {
+    "random": ("test_frac", "validation_frac"),
+    "temporal": ("test_frac", "validation_frac", "cut_time", "per_user", "min_train"),
+    "user": ("test_frac", "validation_frac", "min_train"),
+    "leave-k-out": ("leave_k", "validation_frac", "min_train"),
+    "kfold": ("folds", "fold"),
+}
+
+
+@dataclass(frozen=True)
+class SplitSection:
+    """Options of ``mfcli split``; null means the strategy's default."""
+
+    strategy: str = option("random", choices=SPLIT_STRATEGIES, help="how entries are assigned")
+    test_frac: float | None = option(
+        None, help="share of the entries (per user: of each user's) for test; null: 0.2"
+    )
+    validation_frac: float | None = option(
+        None, help="share for a validation part, carved like test; null: 0"
+    )
+    cut_time: str | None = option(
+        None, help="temporal: entries at or after this time (number or ISO date) are test"
+    )
+    per_user: bool = option(False, help="temporal: each user's newest share is test")
+    min_train: int | None = option(
+        None, min=0, help="per-user strategies: entries each user keeps in train; null: 1"
+    )
+    leave_k: int | None = option(None, min=1, help="leave-k-out: newest k per user; null: 1")
+    folds: int | None = option(None, min=2, help="kfold: number of folds; null: 5")
+    fold: int | None = option(None, min=0, help="kfold: write only this fold (0-based)")
+
+    def applicable(self) -> tuple[str, ...]:
+        return SPLIT_OPTIONS[self.strategy]
+
+
+@register("split")
+@dataclass(frozen=True)
+class SplitConfig(BaseConfig):
+    """``mfcli split``: seeded train/validation/test files in the input's own format."""
+
+    FLAGS: ClassVar[dict[str, str]] = {
+        **BaseConfig.FLAGS,
+        **{
+            name: f"split.{name}"
+            for name in (
+                "strategy", "test_frac", "validation_frac", "cut_time", "per_user",
+                "min_train", "leave_k", "folds", "fold",
+            )
+        },
+    }  # fmt: skip
+
+    split: SplitSection = section(SplitSection)
+
+    def validate(self) -> None:
+        s = self.split
+        allowed = s.applicable()
+        for name in SPLIT_OPTIONS["temporal"] + ("leave_k", "folds", "fold"):
+            value = getattr(s, name)
+            if value not in (None, False) and name not in allowed:
+                raise ConfigError(
+                    f"split.{name} does not apply to the {s.strategy} strategy",
+                    hint="see 'mfcli split --help' for which options each strategy takes",
+                )
+        for name, low_open in (("test_frac", True), ("validation_frac", False)):
+            value = getattr(s, name)
+            if value is not None and not ((0 < value if low_open else 0 <= value) and value < 1):
+                bounds = "0 < x < 1" if low_open else "0 <= x < 1"
+                raise ConfigError(f"split.{name} must be in {bounds}, got {value:g}")
+        test = s.test_frac
+        if test is None:
+            test = 0.2 if "test_frac" in allowed and s.cut_time is None else 0.0
+        if test + (s.validation_frac or 0.0) >= 1:
+            raise ConfigError(
+                "split.test_frac + split.validation_frac must be below 1, got "
+                f"{test + (s.validation_frac or 0.0):g}",
+                hint="leave some entries for train",
+            )
+        if s.cut_time is not None and s.per_user:
+            raise ConfigError(
+                "split.cut_time and split.per_user exclude each other",
+                hint="a time cut is global; per user, the newest --test-frac is test",
+            )
+        if s.cut_time is not None and s.test_frac is not None:
+            raise ConfigError(
+                "split.cut_time and split.test_frac exclude each other",
+                hint="the time cut decides what is test; drop one of them",
+            )
+        if s.strategy == "temporal" and not s.per_user and s.min_train is not None:
+            raise ConfigError(
+                "split.min_train applies per user: add --per-user (or use --strategy user)"
+            )
+        if s.fold is not None and s.fold >= (s.folds or 5):
+            raise ConfigError(
+                f"split.fold must be below split.folds ({s.folds or 5}), got {s.fold}",
+                hint="folds are numbered from 0",
+            )

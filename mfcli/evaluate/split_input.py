@@ -1,0 +1,607 @@
+"""Reading an input for ``mfcli split``: its entries in file order, and how to copy them.
+
+Text inputs (CSV and Matrix Market coordinate files) are split by lines:
+the header and leading comments (the *preamble*) go to every output and each
+data line is copied byte for byte to its part. So they are read here without
+building a matrix: the file is sniffed with the CSV reader's own rules, then
+scanned window by window (a mapped file hands each window's pages back when
+it is done) for the user, item and time of every data line. Lines are
+classified exactly like the scanner does (see :mod:`mfcli.kernels.split`),
+and each window's count is checked against the scanner's.
+
+HDF5 inputs are read with :func:`mfcli.io.read_matrix`; their entries are the
+stored entries of the CSR matrix in row order (a dense dataset's nonzeros).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import mmap
+import os
+import re
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from mfcli.errors import InputDataError, InputMissingError, MfcliError, UnsupportedFormatError
+from mfcli.evaluate.split import Entries
+from mfcli.io import textscan as ts
+from mfcli.io.options import ReadOptions
+from mfcli.io.source import BZ2_MAGIC, GZIP_MAGIC, check_readable, decompress, display_name
+
+WINDOW_BYTES = 1 << 25  # text is scanned and copied in windows of about this size
+SNIFF_BYTES = 1 << 22
+MAP_MIN_BYTES = 1 << 22  # smaller files are simply read
+HASH_BLOCK = 1 << 22
+TEXT_SUFFIXES = {"csv": ".csv", "mtx": ".mtx"}
+
+
+@dataclass
+class TextInput:
+    """A text input split by lines.
+
+    buf : (n_bytes,) read-only uint8, the whole (decompressed) text
+    cuts : (n_windows + 1,) byte offsets of the windows, each starting a line
+    row0s : (n_windows + 1,) entry number at each cut
+    preamble : bytes copied to every output before its lines
+    size_line : Matrix Market only: (start, end) of the size line in the preamble
+    """
+
+    format: str
+    buf: np.ndarray
+    dialect: ts.Dialect
+    cuts: np.ndarray
+    row0s: np.ndarray
+    preamble: bytes
+    compression: str | None
+    mapped: mmap.mmap | None = None
+    size_line: tuple[int, int] | None = None
+
+    def release(self, lo: int, hi: int) -> None:
+        """Hand the pages of ``buf[lo:hi]`` back when the text is a mapped file."""
+        if self.mapped is None or not hasattr(self.mapped, "madvise"):
+            return
+        page = mmap.PAGESIZE
+        first = -(-int(lo) // page) * page
+        last = (int(hi) // page) * page
+        if last > first:
+            self.mapped.madvise(mmap.MADV_DONTNEED, first, last - first)
+
+
+@dataclass
+class H5Input:
+    """An HDF5 input: the CSR matrix whose stored entries are split."""
+
+    matrix: object  # mfcli.data.Matrix, CSR
+    format: str = "h5"
+    compression: str | None = None
+
+
+@dataclass
+class SplitInput:
+    """What :func:`read_input` found: the entries and the source to copy from."""
+
+    path: str
+    format: str
+    source: TextInput | H5Input
+    entries: Entries
+    suffix: str  # output suffix, compression included (".csv", ".mtx.gz", ".h5")
+    columns: dict = field(default_factory=dict)  # role -> column name or index
+    notes: list[str] = field(default_factory=list)
+    digest: InputDigest | None = None
+
+
+class InputDigest:
+    """sha256 of the input file as stored, computed on a thread while the split runs."""
+
+    def __init__(self, path: str, data: bytes | None = None) -> None:
+        self._hash = hashlib.sha256()
+        self.size = 0
+        self._error: BaseException | None = None
+        if data is not None:  # stdin: the bytes are all there is
+            self._hash.update(data)
+            self.size = len(data)
+            self._thread = None
+            return
+        self._thread = threading.Thread(target=self._run, args=(path,), daemon=True)
+        self._thread.start()
+
+    def _run(self, path: str) -> None:
+        try:
+            with open(path, "rb") as fh:
+                while block := fh.read(HASH_BLOCK):
+                    self._hash.update(block)  # releases the GIL for large blocks
+                    self.size += len(block)
+        except BaseException as exc:  # noqa: BLE001 - reported by result()
+            self._error = exc
+
+    def result(self) -> tuple[str, int]:
+        """(hex digest, bytes)."""
+        if self._thread is not None:
+            self._thread.join()
+        if self._error is not None:
+            raise InputMissingError(f"cannot read: {self._error}")
+        return self._hash.hexdigest(), self.size
+
+
+# ------------------------------------------------------------------- entry
+def read_input(path: str, options: ReadOptions, *, need_time: bool = True) -> SplitInput:
+    """Find the entries of ``path`` (``-`` is stdin) and prepare their copying.
+
+    Without ``need_time`` a time column is still checked but its values are
+    not kept (``entries.keys`` is None): splits that ignore time save the memory.
+
+    Raises
+    ------
+    InputMissingError : the file is missing or unreadable (exit 66)
+    InputDataError : malformed content, or no entries to split (exit 65)
+    UsageError : reader options that do not fit the file (exit 2)
+    """
+    from mfcli.io import detect
+
+    given = str(path)
+    path, obj = detect.split_object_path(given)
+    if obj is not None:
+        options = _with(options, dataset=obj)
+    check_readable(path)
+    name = display_name(path)
+    try:
+        fmt = options.format
+        raw = None
+        if path == "-":
+            from mfcli.io.source import read_stdin
+
+            raw = read_stdin()
+        digest = InputDigest(path, raw)  # hashes on a thread while the file is parsed
+        if path == "-":
+            if fmt == "auto":
+                fmt = detect.sniff(decompress(raw, path)[:4096]) if raw else "csv"
+        elif fmt == "auto":
+            fmt = detect.detect_format(path)
+        if fmt == "h5":
+            if path == "-":
+                raise UnsupportedFormatError("HDF5 cannot be read from stdin")
+            result = _read_h5(path, options)
+        elif fmt in ("csv", "mtx"):
+            result = _read_text(path, raw, fmt, options, need_time)
+        else:
+            raise UnsupportedFormatError(
+                f"split reads Matrix Market, CSV and HDF5 files, not {fmt}",
+                hint="convert the file with 'mfcli generate'-style tools to .mtx, .csv or .h5",
+            )
+        result.digest = digest
+        result.path = given
+        return result
+    except MfcliError as exc:
+        raise exc.located(name) from None
+    except MemoryError:
+        raise InputDataError("not enough memory to split this file", path=name) from None
+
+
+def _with(options: ReadOptions, **changes) -> ReadOptions:
+    from dataclasses import replace
+
+    return replace(options, **changes)
+
+
+def _suffix(path: str, fmt: str, compression: str | None) -> str:
+    """Output suffix: the input's own (``.tsv``, ``.dat`` ...) or the format's."""
+    from mfcli.io.source import strip_compression
+
+    ext = ""
+    if path != "-":
+        ext = os.path.splitext(os.path.basename(strip_compression(path)))[1]
+    if fmt == "h5":
+        return ".h5"
+    if not ext or not re.fullmatch(r"\.[A-Za-z0-9_]{1,10}", ext):
+        ext = TEXT_SUFFIXES[fmt]
+    return ext + (compression or "")
+
+
+# -------------------------------------------------------------------- text
+def _open_text(path: str, raw: bytes | None):
+    """(buffer, map or None, compression) for a text input."""
+    if raw is not None:
+        compression = _compression_of(raw[:4])
+        return ts.as_buffer(decompress(raw, path)), None, compression
+    try:
+        with open(path, "rb") as fh:
+            magic = fh.read(4)
+            size = os.fstat(fh.fileno()).st_size
+            compression = _compression_of(magic)
+            if compression is None and size >= MAP_MIN_BYTES:
+                mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+                return ts.as_buffer(mapped), mapped, None
+            fh.seek(0)
+            data = fh.read()
+    except OSError as exc:
+        raise InputMissingError(f"cannot read: {exc.strerror or exc}") from None
+    return ts.as_buffer(decompress(data, path)), None, compression
+
+
+def _compression_of(magic: bytes) -> str | None:
+    if magic[:2] == GZIP_MAGIC:
+        return ".gz"
+    if magic[:3] == BZ2_MAGIC:
+        return ".bz2"
+    return None
+
+
+def _read_text(path: str, raw, fmt: str, options: ReadOptions, need_time: bool) -> SplitInput:
+    buf, mapped, compression = _open_text(path, raw)
+    if fmt == "mtx":
+        plan = _MtxPlan(buf)
+    else:
+        plan = _CsvPlan(buf, options)
+    text = TextInput(
+        format=fmt,
+        buf=buf,
+        dialect=plan.dialect,
+        cuts=np.zeros(1, dtype=np.int64),
+        row0s=np.zeros(1, dtype=np.int64),
+        preamble=bytes(buf[: plan.data_start]),
+        compression=compression,
+        mapped=mapped,
+        size_line=getattr(plan, "size_line", None),
+    )
+    line0s = _windows(text, plan.data_start, plan.data_line)
+    entries = plan.entries(text, line0s, need_time)
+    notes = list(plan.notes)
+    if compression:
+        notes.append(f"the input is {compression[1:]}-compressed: so are the outputs")
+    return SplitInput(
+        path=path,
+        format=fmt,
+        source=text,
+        entries=entries,
+        suffix=_suffix(path, fmt, compression),
+        columns=plan.columns,
+        notes=notes,
+    )
+
+
+def _windows(text: TextInput, start: int, first_line: int) -> np.ndarray:
+    """Cut the data section into windows; count their data lines. Returns line numbers."""
+    from mfcli.kernels.split import count_lines
+
+    buf = text.buf
+    end = buf.shape[0]
+    n_windows = max(1, -(-(end - start) // WINDOW_BYTES))
+    cuts = ts.chunk_bounds(buf, start, end, n_windows)
+    cmt, cmt_len = text.dialect.comment_table()
+    rows = np.zeros(cuts.shape[0], dtype=np.int64)
+    lines = np.full(cuts.shape[0], first_line, dtype=np.int64)
+    for w in range(cuts.shape[0] - 1):
+        n_rows, n_lines = count_lines(buf, cuts[w], cuts[w + 1], cmt, cmt_len)
+        rows[w + 1] = rows[w] + n_rows
+        lines[w + 1] = lines[w] + n_lines
+        text.release(cuts[w], cuts[w + 1])
+    text.cuts = cuts
+    text.row0s = rows
+    return lines
+
+
+def _scan_windows(text: TextInput, kinds, n_fields, line0s, take, bounds=None, retry=None):
+    """Scan every window; ``take(result, a, b, lo, line0)`` stores rows ``a:b``.
+
+    On a number error in a field listed in ``retry`` the field's kind is widened
+    (e.g. integer ids that turn out to be text) and the scan starts over.
+    Returns the kinds finally used.
+    """
+    from mfcli.io.csv import _token_fits
+
+    kinds = list(kinds)
+    retry = retry or {}
+    for _ in range(2 * len(kinds) + 1):
+        for w in range(text.cuts.shape[0] - 1):
+            lo, hi = int(text.cuts[w]), int(text.cuts[w + 1])
+            result = ts.scan(
+                text.buf,
+                kinds,
+                dialect=text.dialect,
+                n_fields=n_fields,
+                start=lo,
+                end=hi,
+                first_line=int(line0s[w]),
+                bounds=bounds,
+            )
+            err = result.error
+            if err is not None:
+                break
+            a, b = int(text.row0s[w]), int(text.row0s[w + 1])
+            if result.n_rows != b - a:  # the line rules drifted from the scanner's
+                raise RuntimeError(f"window {w}: {result.n_rows} rows scanned, {b - a} counted")
+            take(result, a, b, lo, int(line0s[w]))
+            text.release(lo, hi)
+        else:
+            return kinds
+        wider = retry.get(err.field, ()) if err.code in (ts.ERR_NUMBER, ts.ERR_OVERFLOW) else ()
+        nxt = next((k for k in wider if _token_fits(err.token, k)), None)
+        if nxt is None or nxt == kinds[err.field]:
+            raise err.to_error(getattr(take, "names", None))
+        kinds[err.field] = nxt
+    raise err.to_error(getattr(take, "names", None))
+
+
+class _Columns:
+    """Per-entry storage filled window by window from the scan results."""
+
+    def __init__(self, text: TextInput, fields: dict[str, int], kinds: list[int], names) -> None:
+        self.n = int(text.row0s[-1])
+        self.buf = text.buf
+        self.dialect = text.dialect
+        self.fields = fields  # role -> field index
+        self.names = names
+        self.reset(kinds)
+
+    def reset(self, kinds: list[int]) -> None:
+        self.kinds = list(kinds)
+        self.store: dict[str, tuple] = {}
+        for role, f in self.fields.items():
+            if kinds[f] == ts.TOKEN:
+                self.store[role] = (np.empty(self.n, np.int64), np.empty(self.n, np.int64))
+            else:
+                self.store[role] = (np.empty(self.n, np.int64),)
+
+    def __call__(self, result, a, b, lo, line0) -> None:
+        if list(result.kinds) != self.kinds:
+            self.reset([int(k) for k in result.kinds])
+        for role, f in self.fields.items():
+            kind = self.kinds[f]
+            if kind == ts.TOKEN:
+                starts, ends = result.tokens(f)
+                self.store[role][0][a:b] = starts
+                self.store[role][1][a:b] = ends
+            elif kind == ts.FLOAT:
+                from mfcli.kernels.split import float_time_keys
+
+                bad = float_time_keys(result.column(f), self.store[role][0][a:b])
+                if bad >= 0:
+                    line, _ = ts.locate_row(
+                        self.buf, bad, dialect=self.dialect, start=lo, first_line=line0
+                    )
+                    raise InputDataError(
+                        f"time is NaN in {self._name(f)}",
+                        line=line,
+                        hint="every entry needs a time for a time-based split",
+                    )
+            else:
+                self.store[role][0][a:b] = result.column(f)
+
+    def _name(self, f: int) -> str:
+        if self.names is not None and f < len(self.names) and self.names[f]:
+            return repr(self.names[f])
+        return f"field {f + 1}"
+
+
+def _codes(buf, store: tuple, kind: int) -> tuple[np.ndarray, int]:
+    """0-based codes and their count for an id column."""
+    if kind == ts.TOKEN:
+        codes, labels = ts.factorize_tokens(buf, store[0], store[1])
+        n = int(labels.shape[0])
+    else:
+        codes, uniques = ts.factorize_ints(store[0], in_place=True)
+        n = int(uniques.shape[0])
+    return narrow(codes, n), n
+
+
+def narrow(codes: np.ndarray, n: int) -> np.ndarray:
+    """Codes below ``n`` as int32 when they fit (half the memory), else int64."""
+    dtype = np.int32 if n <= np.iinfo(np.int32).max else np.int64
+    return codes.astype(dtype, copy=False)
+
+
+class _CsvPlan:
+    """A delimited triplet file: the CSV reader's sniffing and column roles."""
+
+    def __init__(self, buf: np.ndarray, options: ReadOptions) -> None:
+        from mfcli.io import csv as csvmod
+
+        sample = bytes(buf[: min(buf.shape[0], SNIFF_BYTES)])
+        sn = csvmod._sniff(sample, options)
+        layout = csvmod._decide(sn, options)
+        if not isinstance(layout, csvmod._Triplets):
+            raise InputDataError(
+                "a dense table has no entries to split",
+                hint="split needs user,item[,value[,time]] triplets; name them with --columns",
+            )
+        self.sn = sn
+        self.layout = layout
+        self.names = csvmod._names_for(sn)
+        self.dialect = ts.Dialect(sep=sn.sep, comments=csvmod.COMMENTS, skip_blank=True)
+        self.data_start = sn.data_start
+        self.data_line = sn.data_line
+        self.notes: list[str] = []
+        self.columns = {
+            role: csvmod._name_or_index(getattr(layout, role), self.names)
+            for role in ("user", "item", "value", "time")
+        }
+
+    def entries(self, text: TextInput, line0s: np.ndarray, need_time: bool) -> Entries:
+        sn, plan, names = self.sn, self.layout, self.names
+        kinds = [ts.SKIP] * sn.width
+        retry: dict[int, tuple] = {}
+        fields = {"user": plan.user, "item": plan.item}
+        for col in (plan.user, plan.item):
+            kinds[col] = ts.INT if sn.kinds[col] == "int" else ts.TOKEN
+            retry[col] = (ts.TOKEN,)
+        if plan.value is not None:
+            kinds[plan.value] = ts.FLOAT  # not kept: scanned so bad values are refused
+        if plan.time is not None:
+            tk = sn.kinds[plan.time]
+            if tk == "str":
+                label = self.columns["time"]
+                raise InputDataError(
+                    f"time column {label!r} holds neither numbers nor dates",
+                    hint="times must be numbers (e.g. Unix seconds) or ISO dates YYYY-MM-DD",
+                )
+            kinds[plan.time] = {"int": ts.INT, "float": ts.FLOAT, "date": ts.DATE}[tk]
+            retry[plan.time] = (ts.FLOAT, ts.DATE)
+            if need_time:
+                fields["time"] = plan.time
+        n = int(text.row0s[-1])
+        if n == 0:
+            raise InputDataError("no data lines to split")
+        store = _Columns(text, fields, kinds, names)
+        kinds = _scan_windows(text, kinds, sn.width, line0s, store, retry=retry)
+        users, n_users = _codes(text.buf, store.store.pop("user"), kinds[plan.user])
+        items, n_items = _codes(text.buf, store.store.pop("item"), kinds[plan.item])
+        keys = time_kind = None
+        if "time" in store.store:
+            keys = store.store.pop("time")[0]
+            time_kind = "float" if kinds[plan.time] == ts.FLOAT else "int"
+        return Entries(users, items, n_users, n_items, keys=keys, time_kind=time_kind)
+
+
+class _MtxPlan:
+    """A Matrix Market coordinate file: rows are users, columns items; no times."""
+
+    def __init__(self, buf: np.ndarray) -> None:
+        from mfcli.io import mtx
+
+        sample = bytes(buf[: min(buf.shape[0], SNIFF_BYTES)])
+        try:
+            head = mtx._parse_header(sample)
+        except InputDataError:
+            if len(sample) == buf.shape[0]:
+                raise
+            sample = bytes(buf)  # a preamble longer than the sample
+            head = mtx._parse_header(sample)
+        if head.format != "coordinate":
+            raise InputDataError(
+                "a dense (array) Matrix Market file has no entries to split",
+                line=head.banner_line,
+                hint="split needs a coordinate file (one entry per line)",
+            )
+        self.head = head
+        self.dialect = mtx.DIALECT
+        self.data_start = head.data_start
+        self.data_line = head.data_line
+        before = sample.rfind(b"\n", 0, max(head.data_start - 1, 0)) + 1
+        self.size_line = (before, head.data_start)
+        self.notes: list[str] = []
+        if head.symmetry != "general":
+            self.notes.append(
+                f"{head.symmetry} storage: stored lines are split, each output keeps the banner"
+            )
+        self.columns = {"user": "row", "item": "column", "value": None, "time": None}
+
+    def entries(self, text: TextInput, line0s: np.ndarray, need_time: bool) -> Entries:
+        h = self.head
+        n_rows, n_cols, declared = h.size
+        found = int(text.row0s[-1])
+        if found != declared:
+            if found < declared:
+                raise InputDataError(
+                    f"truncated: size line declares {declared} entries, found {found}",
+                    hint="the file is incomplete or the size line is wrong",
+                )
+            raise InputDataError(
+                f"too many entries: size line declares {declared}, found {found}",
+                line=h.size_line,
+            )
+        width = {"pattern": 2, "complex": 4}.get(h.field, 3)
+        kinds = [ts.INT, ts.INT] + [ts.FLOAT] * (width - 2)
+        names = ["row index", "column index", "value", "imaginary part"][:width]
+        store = _Columns(text, {"user": 0, "item": 1}, kinds, names)
+        _scan_windows(
+            text, kinds, width, line0s, store, bounds=[(1, max(n_rows, 1)), (1, max(n_cols, 1))]
+        )
+        users = store.store.pop("user")[0]
+        users -= 1
+        users = narrow(users, n_rows)
+        items = store.store.pop("item")[0]
+        items -= 1
+        items = narrow(items, n_cols)
+        return Entries(users, items, int(n_rows), int(n_cols))
+
+
+def mtx_size_line(line: bytes, entries: int) -> bytes:
+    """The size line with its entry count replaced (spacing and line end kept)."""
+    match = re.match(rb"(\s*\S+\s+\S+\s+)(\S+)(.*)$", line, re.DOTALL)
+    if match is None:  # cannot happen for a parsed header; keep it simple
+        return line
+    return match.group(1) + str(int(entries)).encode() + match.group(3)
+
+
+# -------------------------------------------------------------------- HDF5
+def _read_h5(path: str, options: ReadOptions) -> SplitInput:
+    from mfcli.data import Matrix
+    from mfcli.io import read_matrix
+
+    matrix = read_matrix(path, options)
+    notes = []
+    if not matrix.is_sparse:
+        rows, cols = np.nonzero(matrix.data)
+        indptr = np.zeros(matrix.shape[0] + 1, dtype=np.int64)
+        np.cumsum(np.bincount(rows, minlength=matrix.shape[0]), out=indptr[1:])
+        matrix = Matrix(
+            shape=matrix.shape,
+            data=matrix.data[rows, cols],
+            indptr=indptr,
+            indices=cols,
+            row_labels=matrix.row_labels,
+            col_labels=matrix.col_labels,
+            meta=matrix.meta,
+        )
+        notes.append("dense input: its nonzeros are the entries; outputs are CSR")
+    if matrix.timestamps is None:
+        matrix.timestamps = _h5_timestamps(path, matrix)
+    n_rows, n_cols = matrix.shape
+    users = narrow(np.repeat(np.arange(n_rows, dtype=np.int64), np.diff(matrix.indptr)), n_rows)
+    items = narrow(matrix.indices, n_cols)
+    keys = time_kind = None
+    if matrix.timestamps is not None:
+        keys, time_kind = _time_keys(matrix.timestamps)
+    entries = Entries(users, items, n_rows, n_cols, keys=keys, time_kind=time_kind)
+    columns = {
+        "object": matrix.meta.get("object"),
+        "time": "timestamps" if keys is not None else None,
+    }
+    return SplitInput(
+        path=path,
+        format="h5",
+        source=H5Input(matrix),
+        entries=entries,
+        suffix=".h5",
+        columns=columns,
+        notes=notes,
+    )
+
+
+def _h5_timestamps(path: str, matrix) -> np.ndarray | None:
+    """``timestamps`` stored beside a CSR group's data (as mfcli writes them), if aligned."""
+    import h5py
+
+    name = matrix.meta.get("object")
+    if not name:
+        return None
+    try:
+        with h5py.File(path, "r") as h5:
+            group = h5[name]
+            if not isinstance(group, h5py.Group) or "timestamps" not in group:
+                return None
+            stamps = group["timestamps"]
+            if stamps.shape != (matrix.nnz,) or stamps.dtype.kind not in "iuf":
+                return None
+            # Only when the reader kept the stored order (sorted, no duplicates).
+            same = np.array_equal(group["indptr"][()], matrix.indptr) and np.array_equal(
+                group["indices"][()], matrix.indices
+            )
+            return stamps[()] if same else None
+    except (OSError, KeyError):
+        return None
+
+
+def _time_keys(stamps: np.ndarray) -> tuple[np.ndarray, str]:
+    from mfcli.kernels.split import float_time_keys
+
+    stamps = np.asarray(stamps)
+    if stamps.dtype.kind in "iu":
+        return stamps.astype(np.int64), "int"
+    keys = np.empty(stamps.shape[0], dtype=np.int64)
+    bad = float_time_keys(np.ascontiguousarray(stamps, dtype=np.float64), keys)
+    if bad >= 0:
+        raise InputDataError(f"timestamp of stored entry {bad + 1} is NaN")
+    return keys, "float"
