@@ -687,6 +687,7 @@ class GenerateConfig(BaseConfig):
 
     generate: GenerateSection = section(GenerateSection)
 
+
 # ------------------------------------------------------------------- split
 SPLIT_STRATEGIES = ("random", "temporal", "user", "leave-k-out", "kfold")
 # Which split.* options each strategy takes (others must stay null/false).
@@ -786,3 +787,70 @@ class SplitConfig(BaseConfig):
                 f"split.fold must be below split.folds ({s.folds or 5}), got {s.fold}",
                 hint="folds are numbered from 0",
             )
+
+
+# -------------------------------------------------------------------- eval
+COLD_START = ("drop", "mean", "error")
+DEFAULT_METRICS = "rmse,mae,precision@10,recall@10,ndcg@10"
+
+
+@dataclass(frozen=True)
+class EvalSection:
+    """Options of ``mfcli eval``; the test file is ``input.path``."""
+
+    model: str | None = option(None, help="the result file (.h5) to score")
+    train: str | None = option(
+        None, help="training file (read like the test file); null: the model's stored /train"
+    )
+    metrics: str = option(DEFAULT_METRICS, help="comma-separated metrics, e.g. rmse,ndcg@10,auc")
+    relevance_threshold: float | None = option(
+        None, help="test entries with value >= this are relevant for ranking; null: all are"
+    )
+    cold_start: str = option(
+        "drop", choices=COLD_START, help="test users/items unseen in training: drop|mean|error"
+    )
+    fail_if: str | None = option(
+        None, help="comma-separated quality gates, e.g. 'rmse>0.95,ndcg@10<0.1' (exit 3)"
+    )
+    write: bool = option(False, help="record the metrics in the model's /metrics")
+
+
+@register("eval")
+@dataclass(frozen=True)
+class EvalConfig(BaseConfig):
+    """``mfcli eval``: score a result file on held-out data."""
+
+    FLAGS: ClassVar[dict[str, str]] = {
+        **BaseConfig.FLAGS,
+        "test": "input.path",
+        "model_path": "eval.model",
+        **{
+            name: f"eval.{name}"
+            for name in (
+                "train", "metrics", "relevance_threshold", "cold_start", "fail_if", "write",
+            )
+        },
+    }  # fmt: skip
+
+    eval: EvalSection = section(EvalSection)
+
+    def validate(self) -> None:
+        from mfcli.evaluate.metrics import parse_fail_if, parse_metrics
+
+        metrics = parse_metrics(self.eval.metrics)
+        names = {str(m) for m in metrics}
+        for text in _gate_list(self.eval.fail_if):
+            gate = parse_fail_if(text)
+            if gate.metric not in names:
+                raise ConfigError(
+                    f"eval.fail_if {text!r}: {gate.metric} is not among the metrics computed",
+                    hint=f"add it: --metrics {self.eval.metrics},{gate.metric}",
+                )
+
+    def gates(self) -> list[str]:
+        """The ``fail_if`` conditions, one string each."""
+        return _gate_list(self.eval.fail_if)
+
+
+def _gate_list(text: str | None) -> list[str]:
+    return [part.strip() for part in (text or "").split(",") if part.strip()]

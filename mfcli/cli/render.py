@@ -115,3 +115,31 @@ def print_demo(report: dict) -> None:
     if any(row["read_s"] > 5 for row in report["files"]):
         console.print("(the first run compiles mfcli's kernels; they are cached for next time)")
     console.print("\nTry: mfcli info sample_data/ratings.csv   |   mfcli --help")
+
+
+def print_eval(summary: dict) -> None:
+    """Metric values first, then the counts behind them and the gates."""
+    from rich.table import Table
+
+    console = _console()
+    table = Table(title=summary["path"], title_justify="left", show_header=False, box=None)
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    for name, value in summary["values"].items():
+        table.add_row(name, "nan" if value is None else f"{value:.6g}")
+    console.print(table)
+    counts = [
+        ("test entries", summary["test_entries"]),
+        ("entries scored", summary["entries"]),
+        ("users / items", f"{summary['users']:,} / {summary['items']:,}"),
+        ("unseen in training", f"{summary['unseen_users']:,} users, "
+         f"{summary['unseen_items']:,} items ({summary['cold_start']})"),
+        ("ranked users", summary["ranking_users"]),
+        ("training items excluded", "yes" if summary["excluded_training"] else "no (no train)"),
+    ]  # fmt: skip
+    for name, value in counts:
+        if value is not None:
+            shown = f"{value:,}" if isinstance(value, int) else value
+            console.print(f"  {name}: {shown}")
+    for gate, state in summary.get("gates", {}).items():
+        console.print(f"  --fail-if {gate}: {state}")

@@ -111,6 +111,21 @@ def write_result(result: Result, path: str | os.PathLike, *, force: bool = False
         _write_file(result, tmp)
 
 
+def record_metrics(
+    path: str | os.PathLike, metrics: Mapping[str, float], split: Mapping[str, Any]
+) -> None:
+    """Add ``metrics`` to the ``/metrics`` of an existing result file.
+
+    Metrics of the same name are replaced and ``split`` (what they were
+    measured on) replaces the old one; everything else is kept. The file is
+    rewritten atomically: it is either the old or the new file, never a mix.
+    """
+    result = read_result(path)
+    result.metrics = {**result.metrics, **{k: float(v) for k, v in metrics.items()}}
+    result.metrics_split = dict(split)
+    write_result(result, path, force=True)
+
+
 def _write_file(result: Result, path: str) -> None:
     import h5py
 
