@@ -854,3 +854,80 @@ class EvalConfig(BaseConfig):
 
 def _gate_list(text: str | None) -> list[str]:
     return [part.strip() for part in (text or "").split(",") if part.strip()]
+
+
+# --------------------------------------------------------------------- svd
+SVD_METHODS = ("randomized", "lanczos")
+
+
+@dataclass(frozen=True)
+class SvdSection:
+    """Options of ``mfcli svd``; null means the solver's default."""
+
+    method: str = option(
+        "randomized", choices=SVD_METHODS, help="randomized (HMT range finder) or lanczos (tight)"
+    )
+    oversample: int = option(10, min=0, help="randomized: extra columns of the range finder")
+    power_iters: int | None = option(
+        None, min=0, help="randomized: power iterations; null: the solver's default"
+    )
+    tol: float | None = option(None, min=0, help="lanczos / missing: convergence tolerance")
+    max_iter: int | None = option(None, min=1, help="lanczos / missing: iteration limit")
+    center: bool = option(False, help="subtract column means (PCA) without densifying")
+    missing: bool = option(
+        False, help="fit only the stored entries (soft-impute), e.g. to complete ratings"
+    )
+    shrink: float | None = option(
+        None, min=0, help="missing: soft threshold on the singular values; null: default"
+    )
+
+
+@register("svd")
+@dataclass(frozen=True)
+class SvdConfig(BaseConfig):
+    """``mfcli svd``: truncated SVD / PCA, or soft-impute of a matrix with missing entries."""
+
+    FLAGS: ClassVar[dict[str, str]] = {
+        **BaseConfig.FLAGS,
+        **{
+            name: f"svd.{name}"
+            for name in (
+                "method", "oversample", "power_iters", "tol", "max_iter", "center", "missing",
+                "shrink",
+            )
+        },
+    }  # fmt: skip
+
+    svd: SvdSection = section(SvdSection)
+
+    def validate(self) -> None:
+        s = self.svd
+        if s.missing and s.center:
+            raise ConfigError(
+                "svd.center and svd.missing exclude each other",
+                hint="with --missing the observed mean is removed already",
+            )
+        if s.shrink is not None and not s.missing:
+            raise ConfigError("svd.shrink applies to --missing only", hint="add --missing")
+
+
+# --------------------------------------------------------------- transform
+@dataclass(frozen=True)
+class TransformSection:
+    """Options of ``mfcli transform``; the new rows are ``input.path``."""
+
+    model: str | None = option(None, help="the fitted result file (.h5)")
+
+
+@register("transform")
+@dataclass(frozen=True)
+class TransformConfig(BaseConfig):
+    """``mfcli transform``: project new rows onto a fitted model (fold-in)."""
+
+    FLAGS: ClassVar[dict[str, str]] = {
+        **BaseConfig.FLAGS,
+        "model_path": "transform.model",
+        "rows": "input.path",
+    }
+
+    transform: TransformSection = section(TransformSection)

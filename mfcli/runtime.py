@@ -63,6 +63,14 @@ def apply_threads(choice: ThreadChoice) -> None:
     numba.set_num_threads(max(1, min(choice.n, numba.config.NUMBA_NUM_THREADS)))
 
 
+def use_threads(requested: int | None = None) -> ThreadChoice:
+    """Resolve the thread count and apply it to BLAS (if numpy is not loaded yet) and numba."""
+    choice = resolve_threads(requested)
+    cap_blas_env(choice.n)
+    apply_threads(choice)
+    return choice
+
+
 def configure_numba_cache() -> str | None:
     """Point numba's cache somewhere writable before numba is imported.
 

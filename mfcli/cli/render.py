@@ -143,3 +143,22 @@ def print_eval(summary: dict) -> None:
             console.print(f"  {name}: {shown}")
     for gate, state in summary.get("gates", {}).items():
         console.print(f"  --fail-if {gate}: {state}")
+
+
+def print_fit(summary: dict) -> None:
+    """What a fit wrote: shape, rank, time, and the method's headline numbers."""
+    console = _console()
+    shape = " x ".join(f"{n:,}" for n in summary["shape"])
+    console.print(
+        f"wrote {summary['path']}: {summary['method']}, k={summary['k']} of a {shape} matrix "
+        f"({summary['nnz']:,} stored), read {summary['read_s']:.2f} s, "
+        f"fit {summary['fit_s']:.2f} s on {summary['threads']} threads"
+    )
+    values = summary.get("singular_values")
+    if values:
+        shown = ", ".join(f"{v:.4g}" for v in values[:8]) + (" ..." if len(values) > 8 else "")
+        console.print(f"  singular values: {shown}")
+    if summary.get("explained_variance_ratio") is not None:
+        console.print(f"  explained variance: {summary['explained_variance_ratio']:.1%}")
+    for note in summary.get("notes", []):
+        console.print(f"  note: {note}")

@@ -525,6 +525,7 @@ def write_dense_csv(
     *,
     sep: str = ",",
     header: bool | Sequence[str] = False,
+    row_label_name: str | None = None,
     force: bool = False,
 ) -> None:
     """Write a dense matrix, one line per row.
@@ -532,6 +533,8 @@ def write_dense_csv(
     Parameters
     ----------
     header : False for none; True for the column labels (or ``c1..cn``); or the names.
+    row_label_name : when given, the row labels (or 1..n) come first, in a
+        column of this name (readers take such a column as row labels)
     """
     matrix = _as_matrix(matrix)
     values = matrix.to_dense()
@@ -549,6 +552,9 @@ def write_dense_csv(
         if len(names) != n_cols:
             raise UsageError(f"{len(names)} header names for {n_cols} columns")
     columns = [_Numbers(values[:, j]) for j in range(n_cols)]
+    if row_label_name is not None:
+        columns.insert(0, _Labels(matrix.row_labels, lambda a, b: np.arange(a, b), sep))
+        names = None if names is None else [row_label_name, *names]
     with _text_output(path, force) as fh:
         if names is not None:
             fh.write(_header_line(names, sep))
