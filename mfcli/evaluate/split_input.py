@@ -230,23 +230,21 @@ def _compression_of(magic: bytes) -> str | None:
 
 def _read_text(path: str, raw, fmt: str, options: ReadOptions, need_time: bool) -> SplitInput:
     buf, mapped, compression = _open_text(path, raw)
-    if fmt == "mtx":
-        plan = _MtxPlan(buf)
-    else:
-        plan = _CsvPlan(buf, options)
+    plan = _MtxPlan(buf) if fmt == "mtx" else _CsvPlan(buf, options)
+    end = buf.shape[0]
+    n_windows = max(1, -(-(end - plan.data_start) // WINDOW_BYTES))
     text = TextInput(
         format=fmt,
         buf=buf,
         dialect=plan.dialect,
-        cuts=np.zeros(1, dtype=np.int64),
-        row0s=np.zeros(1, dtype=np.int64),
+        cuts=ts.chunk_bounds(buf, plan.data_start, end, n_windows),
+        row0s=np.zeros(1, dtype=np.int64),  # filled by the scan
         preamble=bytes(buf[: plan.data_start]),
         compression=compression,
         mapped=mapped,
         size_line=getattr(plan, "size_line", None),
     )
-    line0s = _windows(text, plan.data_start, plan.data_line)
-    entries = plan.entries(text, line0s, need_time)
+    entries = plan.entries(text, need_time)
     notes = list(plan.notes)
     if compression:
         notes.append(f"the input is {compression[1:]}-compressed: so are the outputs")
@@ -261,135 +259,163 @@ def _read_text(path: str, raw, fmt: str, options: ReadOptions, need_time: bool) 
     )
 
 
-def _windows(text: TextInput, start: int, first_line: int) -> np.ndarray:
-    """Cut the data section into windows; count their data lines. Returns line numbers."""
-    from mfcli.kernels.split import count_lines
+class _Chunks:
+    """The columns an entry needs, kept window by window from the scan results.
 
-    buf = text.buf
-    end = buf.shape[0]
-    n_windows = max(1, -(-(end - start) // WINDOW_BYTES))
-    cuts = ts.chunk_bounds(buf, start, end, n_windows)
-    cmt, cmt_len = text.dialect.comment_table()
-    rows = np.zeros(cuts.shape[0], dtype=np.int64)
-    lines = np.full(cuts.shape[0], first_line, dtype=np.int64)
-    for w in range(cuts.shape[0] - 1):
-        n_rows, n_lines = count_lines(buf, cuts[w], cuts[w + 1], cmt, cmt_len)
-        rows[w + 1] = rows[w] + n_rows
-        lines[w + 1] = lines[w] + n_lines
-        text.release(cuts[w], cuts[w + 1])
-    text.cuts = cuts
-    text.row0s = rows
-    return lines
-
-
-def _scan_windows(text: TextInput, kinds, n_fields, line0s, take, bounds=None, retry=None):
-    """Scan every window; ``take(result, a, b, lo, line0)`` stores rows ``a:b``.
-
-    On a number error in a field listed in ``retry`` the field's kind is widened
-    (e.g. integer ids that turn out to be text) and the scan starts over.
-    Returns the kinds finally used.
+    ``fields`` maps a role (user, item, time) to its field index. Numbers are
+    copied out of each window's result (int64; float times become int64 keys),
+    tokens as their byte offsets. The scan's row count of each window gives
+    ``text.row0s``, which the copying pass checks line by line.
     """
-    from mfcli.io.csv import _token_fits
 
-    kinds = list(kinds)
-    retry = retry or {}
-    for _ in range(2 * len(kinds) + 1):
+    def __init__(self, text: TextInput, fields: dict[str, int], names, first_line: int) -> None:
+        self.text = text
+        self.fields = fields
+        self.names = names
+        self.first_line = first_line
+        self.kinds: list[int] = []
+        self.store: dict[str, list] = {}
+
+    def scan(self, kinds: list[int], n_fields: int, bounds=None, retry=None) -> list[int]:
+        """Scan every window; on a number error in a field listed in ``retry`` widen
+        its kind (e.g. integer ids that turn out to be text) and start over.
+        Returns the kinds finally used."""
+        from mfcli.io.csv import _token_fits
+
+        kinds = list(kinds)
+        retry = retry or {}
+        for _ in range(2 * len(kinds) + 1):
+            err = self._scan_all(kinds, n_fields, bounds)
+            if err is None:
+                return kinds
+            wider = retry.get(err.field, ()) if err.code in (ts.ERR_NUMBER, ts.ERR_OVERFLOW) else ()
+            nxt = next((k for k in wider if _token_fits(err.token, k)), None)
+            if nxt is None or nxt == kinds[err.field]:
+                break
+            kinds[err.field] = nxt
+        raise err.to_error(self.names)
+
+    def _scan_all(self, kinds, n_fields, bounds):
+        text = self.text
+        self.kinds = kinds
+        self.store = {role: [] for role in self.fields}
+        rows = [0]
+        line0 = self.first_line
         for w in range(text.cuts.shape[0] - 1):
             lo, hi = int(text.cuts[w]), int(text.cuts[w + 1])
-            result = ts.scan(
-                text.buf,
-                kinds,
-                dialect=text.dialect,
-                n_fields=n_fields,
-                start=lo,
-                end=hi,
-                first_line=int(line0s[w]),
-                bounds=bounds,
-            )
-            err = result.error
-            if err is not None:
-                break
-            a, b = int(text.row0s[w]), int(text.row0s[w + 1])
-            if result.n_rows != b - a:  # the line rules drifted from the scanner's
-                raise RuntimeError(f"window {w}: {result.n_rows} rows scanned, {b - a} counted")
-            take(result, a, b, lo, int(line0s[w]))
+            result = ts.scan(text.buf, kinds, dialect=text.dialect, n_fields=n_fields,
+                             start=lo, end=hi, first_line=line0, bounds=bounds)  # fmt: skip
+            if result.error is not None:
+                return result.error
+            self._keep(result, lo, line0)
+            rows.append(rows[-1] + result.n_rows)
+            line0 += result.n_lines
             text.release(lo, hi)
-        else:
-            return kinds
-        wider = retry.get(err.field, ()) if err.code in (ts.ERR_NUMBER, ts.ERR_OVERFLOW) else ()
-        nxt = next((k for k in wider if _token_fits(err.token, k)), None)
-        if nxt is None or nxt == kinds[err.field]:
-            raise err.to_error(getattr(take, "names", None))
-        kinds[err.field] = nxt
-    raise err.to_error(getattr(take, "names", None))
+        text.row0s = np.asarray(rows, dtype=np.int64)
+        return None
 
+    def _keep(self, result, lo: int, line0: int) -> None:
+        from mfcli.kernels.split import float_time_keys
 
-class _Columns:
-    """Per-entry storage filled window by window from the scan results."""
-
-    def __init__(self, text: TextInput, fields: dict[str, int], kinds: list[int], names) -> None:
-        self.n = int(text.row0s[-1])
-        self.buf = text.buf
-        self.dialect = text.dialect
-        self.fields = fields  # role -> field index
-        self.names = names
-        self.reset(kinds)
-
-    def reset(self, kinds: list[int]) -> None:
-        self.kinds = list(kinds)
-        self.store: dict[str, tuple] = {}
-        for role, f in self.fields.items():
-            if kinds[f] == ts.TOKEN:
-                self.store[role] = (np.empty(self.n, np.int64), np.empty(self.n, np.int64))
-            else:
-                self.store[role] = (np.empty(self.n, np.int64),)
-
-    def __call__(self, result, a, b, lo, line0) -> None:
-        if list(result.kinds) != self.kinds:
-            self.reset([int(k) for k in result.kinds])
         for role, f in self.fields.items():
             kind = self.kinds[f]
             if kind == ts.TOKEN:
                 starts, ends = result.tokens(f)
-                self.store[role][0][a:b] = starts
-                self.store[role][1][a:b] = ends
+                self.store[role].append((starts.copy(), ends.copy()))
             elif kind == ts.FLOAT:
-                from mfcli.kernels.split import float_time_keys
-
-                bad = float_time_keys(result.column(f), self.store[role][0][a:b])
+                keys = np.empty(result.n_rows, dtype=np.int64)
+                bad = float_time_keys(result.column(f), keys)
                 if bad >= 0:
-                    line, _ = ts.locate_row(
-                        self.buf, bad, dialect=self.dialect, start=lo, first_line=line0
-                    )
+                    line, _ = ts.locate_row(self.text.buf, bad, dialect=self.text.dialect,
+                                            start=lo, first_line=line0)  # fmt: skip
                     raise InputDataError(
-                        f"time is NaN in {self._name(f)}",
+                        f"time is NaN in {_field_name(f, self.names)}",
                         line=line,
                         hint="every entry needs a time for a time-based split",
                     )
-            else:
-                self.store[role][0][a:b] = result.column(f)
+                self.store[role].append(keys)
+            else:  # a copy: a view would keep the window's whole result alive
+                self.store[role].append(result.column(f).copy())
 
-    def _name(self, f: int) -> str:
-        if self.names is not None and f < len(self.names) and self.names[f]:
-            return repr(self.names[f])
-        return f"field {f + 1}"
+    @property
+    def n(self) -> int:
+        return int(self.text.row0s[-1])
+
+    def codes(self, role: str) -> tuple[np.ndarray, int]:
+        """0-based codes of an id column in ascending id order, and their count."""
+        chunks = self.store.pop(role)
+        if self.kinds[self.fields[role]] == ts.TOKEN:
+            starts = _concat([c[0] for c in chunks])
+            ends = _concat([c[1] for c in chunks])
+            del chunks
+            codes, labels = ts.factorize_tokens(self.text.buf, starts, ends)
+            return narrow(codes, int(labels.shape[0])), int(labels.shape[0])
+        return factorize_chunks(chunks, self.n)
+
+    def keys(self, role: str) -> np.ndarray:
+        return _concat(self.store.pop(role))
+
+    def shifted(self, role: str, n_ids: int) -> np.ndarray:
+        """1-based indices (Matrix Market) as 0-based codes."""
+        out = np.empty(self.n, dtype=_code_dtype(n_ids))
+        pos = 0
+        chunks = self.store.pop(role)
+        while chunks:
+            c = chunks.pop(0)
+            np.subtract(c, 1, out=out[pos : pos + c.shape[0]], casting="unsafe")
+            pos += c.shape[0]
+        return out
 
 
-def _codes(buf, store: tuple, kind: int) -> tuple[np.ndarray, int]:
-    """0-based codes and their count for an id column."""
-    if kind == ts.TOKEN:
-        codes, labels = ts.factorize_tokens(buf, store[0], store[1])
-        n = int(labels.shape[0])
-    else:
-        codes, uniques = ts.factorize_ints(store[0], in_place=True)
-        n = int(uniques.shape[0])
-    return narrow(codes, n), n
+def _concat(chunks: list) -> np.ndarray:
+    if not chunks:
+        return np.zeros(0, dtype=np.int64)
+    return np.concatenate(chunks) if len(chunks) > 1 else chunks[0]
+
+
+def _field_name(f: int, names) -> str:
+    if names is not None and f < len(names) and names[f]:
+        return repr(names[f])
+    return f"field {f + 1}"
+
+
+def _code_dtype(n: int):
+    return np.int32 if n <= np.iinfo(np.int32).max else np.int64
 
 
 def narrow(codes: np.ndarray, n: int) -> np.ndarray:
     """Codes below ``n`` as int32 when they fit (half the memory), else int64."""
-    dtype = np.int32 if n <= np.iinfo(np.int32).max else np.int64
-    return codes.astype(dtype, copy=False)
+    return codes.astype(_code_dtype(n), copy=False)
+
+
+def factorize_chunks(chunks: list[np.ndarray], n: int) -> tuple[np.ndarray, int]:
+    """Integer ids held in chunks -> (codes in ascending id order, number of ids).
+
+    A lookup table over the id range when it is not much larger than the data
+    (the chunks are freed as they are relabelled); otherwise the chunks are
+    joined and sorted (:func:`mfcli.io.textscan.factorize_ints`).
+    """
+    from mfcli.kernels import split as ks
+
+    if n == 0:
+        return np.zeros(0, dtype=np.int32), 0
+    lo = min(int(c.min()) for c in chunks if c.size)
+    hi = max(int(c.max()) for c in chunks if c.size)
+    span = hi - lo + 1
+    if span > max(n, 1 << 22) or span >= (1 << 31):
+        codes, uniques = ts.factorize_ints(_concat(chunks), in_place=True)
+        return narrow(codes, int(uniques.shape[0])), int(uniques.shape[0])
+    table = np.zeros(span, dtype=np.int32)
+    for c in chunks:
+        ks.mark_ids(c, lo, table)
+    n_ids = int(ks.number_ids(table))
+    out = np.empty(n, dtype=_code_dtype(n_ids))
+    pos = 0
+    while chunks:
+        c = chunks.pop(0)
+        ks.relabel_ids(c, lo, table, out[pos : pos + c.shape[0]])
+        pos += c.shape[0]
+    return out, n_ids
 
 
 class _CsvPlan:
@@ -418,8 +444,8 @@ class _CsvPlan:
             for role in ("user", "item", "value", "time")
         }
 
-    def entries(self, text: TextInput, line0s: np.ndarray, need_time: bool) -> Entries:
-        sn, plan, names = self.sn, self.layout, self.names
+    def entries(self, text: TextInput, need_time: bool) -> Entries:
+        sn, plan = self.sn, self.layout
         kinds = [ts.SKIP] * sn.width
         retry: dict[int, tuple] = {}
         fields = {"user": plan.user, "item": plan.item}
@@ -431,25 +457,23 @@ class _CsvPlan:
         if plan.time is not None:
             tk = sn.kinds[plan.time]
             if tk == "str":
-                label = self.columns["time"]
                 raise InputDataError(
-                    f"time column {label!r} holds neither numbers nor dates",
+                    f"time column {self.columns['time']!r} holds neither numbers nor dates",
                     hint="times must be numbers (e.g. Unix seconds) or ISO dates YYYY-MM-DD",
                 )
             kinds[plan.time] = {"int": ts.INT, "float": ts.FLOAT, "date": ts.DATE}[tk]
             retry[plan.time] = (ts.FLOAT, ts.DATE)
             if need_time:
                 fields["time"] = plan.time
-        n = int(text.row0s[-1])
-        if n == 0:
+        chunks = _Chunks(text, fields, self.names, self.data_line)
+        kinds = chunks.scan(kinds, sn.width, retry=retry)
+        if chunks.n == 0:
             raise InputDataError("no data lines to split")
-        store = _Columns(text, fields, kinds, names)
-        kinds = _scan_windows(text, kinds, sn.width, line0s, store, retry=retry)
-        users, n_users = _codes(text.buf, store.store.pop("user"), kinds[plan.user])
-        items, n_items = _codes(text.buf, store.store.pop("item"), kinds[plan.item])
+        users, n_users = chunks.codes("user")
+        items, n_items = chunks.codes("item")
         keys = time_kind = None
-        if "time" in store.store:
-            keys = store.store.pop("time")[0]
+        if "time" in fields:
+            keys = chunks.keys("time")
             time_kind = "float" if kinds[plan.time] == ts.FLOAT else "int"
         return Entries(users, items, n_users, n_items, keys=keys, time_kind=time_kind)
 
@@ -487,33 +511,29 @@ class _MtxPlan:
             )
         self.columns = {"user": "row", "item": "column", "value": None, "time": None}
 
-    def entries(self, text: TextInput, line0s: np.ndarray, need_time: bool) -> Entries:
+    def entries(self, text: TextInput, need_time: bool) -> Entries:
         h = self.head
         n_rows, n_cols, declared = h.size
-        found = int(text.row0s[-1])
-        if found != declared:
-            if found < declared:
-                raise InputDataError(
-                    f"truncated: size line declares {declared} entries, found {found}",
-                    hint="the file is incomplete or the size line is wrong",
-                )
-            raise InputDataError(
-                f"too many entries: size line declares {declared}, found {found}",
-                line=h.size_line,
-            )
         width = {"pattern": 2, "complex": 4}.get(h.field, 3)
         kinds = [ts.INT, ts.INT] + [ts.FLOAT] * (width - 2)
         names = ["row index", "column index", "value", "imaginary part"][:width]
-        store = _Columns(text, {"user": 0, "item": 1}, kinds, names)
-        _scan_windows(
-            text, kinds, width, line0s, store, bounds=[(1, max(n_rows, 1)), (1, max(n_cols, 1))]
-        )
-        users = store.store.pop("user")[0]
-        users -= 1
-        users = narrow(users, n_rows)
-        items = store.store.pop("item")[0]
-        items -= 1
-        items = narrow(items, n_cols)
+        chunks = _Chunks(text, {"user": 0, "item": 1}, names, self.data_line)
+        bounds = [(1, max(n_rows, 1)), (1, max(n_cols, 1))]
+        chunks.scan(kinds, width, bounds=bounds)
+        found = chunks.n
+        if found < declared:
+            raise InputDataError(
+                f"truncated: size line declares {declared} entries, found {found}",
+                hint="the file is incomplete or the size line is wrong",
+            )
+        if found > declared:
+            line, _ = ts.locate_row(text.buf, declared, dialect=text.dialect,
+                                    start=self.data_start, first_line=self.data_line)  # fmt: skip
+            raise InputDataError(
+                f"too many entries: size line declares {declared}, found {found}", line=line
+            )
+        users = chunks.shifted("user", n_rows)
+        items = chunks.shifted("item", n_cols)
         return Entries(users, items, int(n_rows), int(n_cols))
 
 

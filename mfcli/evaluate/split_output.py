@@ -174,26 +174,43 @@ def write_text_parts(text, group: np.ndarray, table: np.ndarray, paths: Sequence
     -------
     list of ``{"sha256", "bytes"}`` per path.
     """
+    from concurrent.futures import ThreadPoolExecutor
+
     from mfcli.kernels.split import gather_lines
 
-    buf, cuts = text.buf, text.cuts
+    buf, cuts, row0s = text.buf, text.cuts, text.row0s
     cmt, cmt_len = text.dialect.comment_table()
     cap = int(np.diff(cuts).max(initial=0)) + 1
-    out = np.empty((len(paths), cap), dtype=np.uint8)
-    ends = np.zeros(len(paths), dtype=np.int64)
+    n_windows = cuts.shape[0] - 1
+    # Two buffers: the next window is gathered (no GIL) while this one is written.
+    outs = [np.empty((len(paths), cap), dtype=np.uint8) for _ in range(min(2, n_windows))]
+    ends = [np.zeros(len(paths), dtype=np.int64) for _ in outs]
+
+    def gather(w: int) -> int:
+        k = w % 2
+        ends[k][:] = 0
+        lo, hi = cuts[w], cuts[w + 1]
+        end = gather_lines(buf, lo, hi, row0s[w], group, table, outs[k], ends[k], cmt, cmt_len)
+        if end != row0s[w + 1]:  # the line rules drifted from the scanner's
+            raise RuntimeError(f"window {w}: {end - row0s[w]} data lines, scanned "
+                               f"{row0s[w + 1] - row0s[w]}")  # fmt: skip
+        return k
+
     sinks: list[Sink] = []
     try:
         for path, preamble in zip(paths, preambles, strict=True):
             sinks.append(Sink(path, text.compression))
             sinks[-1].put(preamble)
-        for w in range(cuts.shape[0] - 1):
-            lo, hi = int(cuts[w]), int(cuts[w + 1])
-            ends[:] = 0
-            gather_lines(buf, lo, hi, int(text.row0s[w]), group, table, out, ends, cmt, cmt_len)
-            for o, sink in enumerate(sinks):
-                if ends[o]:
-                    sink.put(out[o, : ends[o]])
-            text.release(lo, hi)
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pending = pool.submit(gather, 0) if n_windows else None
+            for w in range(n_windows):
+                k = pending.result()
+                if w + 1 < n_windows:
+                    pending = pool.submit(gather, w + 1)
+                for o, sink in enumerate(sinks):
+                    if ends[k][o]:
+                        sink.put(outs[k][o, : ends[k][o]])
+                text.release(cuts[w], cuts[w + 1])
         return [sink.close() for sink in sinks]
     except BaseException:
         for sink in sinks:

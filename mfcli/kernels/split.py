@@ -56,32 +56,6 @@ def _line_end(buf, p, hi):
 
 
 @njit(cache=True, nogil=True)
-def count_lines(buf, lo, hi, cmt, cmt_len):
-    """Data lines and all lines in ``buf[lo:hi]`` (which starts at a line start).
-
-    Parameters
-    ----------
-    buf : (n_bytes,) uint8, the whole text
-    lo, hi : byte range
-    cmt, cmt_len : comment prefixes as a (n_prefixes, width) uint8 table and lengths
-
-    Returns
-    -------
-    (int, int)
-        data lines, and lines (a last line without a newline counts).
-    """
-    rows = 0
-    lines = 0
-    p = lo
-    while p < hi:
-        if _line_kind(buf, p, hi, cmt, cmt_len) == 0:
-            rows += 1
-        lines += 1
-        p = _line_end(buf, p, hi) + 1
-    return rows, lines
-
-
-@njit(cache=True, nogil=True)
 def gather_lines(buf, lo, hi, row0, group, table, out, ends, cmt, cmt_len):
     """Copy each data line of ``buf[lo:hi]`` to the output its entry belongs to.
 
@@ -102,7 +76,8 @@ def gather_lines(buf, lo, hi, row0, group, table, out, ends, cmt, cmt_len):
     Returns
     -------
     int
-        The entry number after the range.
+        The entry number after the range (the caller checks it against the
+        scanner's count, so both agree on which lines are data).
     """
     r = row0
     p = lo
@@ -172,6 +147,34 @@ def float_time_keys(times, out):
         b = bits[i] if t != 0.0 else np.int64(0)
         out[i] = b ^ _FLIP if b < 0 else b
     return -1
+
+
+# -------------------------------------------------------------------- ids
+@njit(cache=True)
+def mark_ids(ids, lo, table):
+    """``table[v - lo] = 1`` for every id ``v`` (``table`` starts zeroed)."""
+    for t in range(ids.shape[0]):
+        table[ids[t] - lo] = 1
+
+
+@njit(cache=True)
+def number_ids(table):
+    """Number the marked slots in ascending order (-1 elsewhere); returns how many."""
+    n = 0
+    for v in range(table.shape[0]):
+        if table[v]:
+            table[v] = n
+            n += 1
+        else:
+            table[v] = -1
+    return n
+
+
+@njit(cache=True, nogil=True)
+def relabel_ids(ids, lo, table, out):
+    """``out[t] = table[ids[t] - lo]``: ids to their codes."""
+    for t in range(ids.shape[0]):
+        out[t] = table[ids[t] - lo]
 
 
 # --------------------------------------------------------------- grouping
