@@ -15,6 +15,7 @@ import gzip
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -24,6 +25,9 @@ import numpy as np
 
 from mfcli.errors import OutputError
 from mfcli.io.atomic import _fsync_dir, _umask
+
+# What a split writes (and may replace with --force); hidden names are leftovers of runs.
+SPLIT_NAME = re.compile(r"(train|validation|test)\.[\w.]+|manifest\.json|fold_\d+|\..*\.(tmp|old)")
 
 
 # --------------------------------------------------------------- directory
@@ -37,9 +41,18 @@ def check_target(target: str, *, force: bool, parent_may_be_missing: bool = Fals
         raise OutputError("empty output directory", hint="give -o OUTDIR")
     if os.path.lexists(target) and not os.path.isdir(target):
         raise OutputError("exists and is not a directory", path=target, hint="name a directory")
-    if os.path.isdir(target) and os.listdir(target) and not force:
-        raise OutputError("output directory exists and is not empty", path=target,
-                          hint="use --force to replace it")  # fmt: skip
+    if os.path.isdir(target) and os.listdir(target):
+        if not force:
+            raise OutputError("output directory exists and is not empty", path=target,
+                              hint="use --force to replace it")  # fmt: skip
+        others = [n for n in sorted(os.listdir(target)) if not SPLIT_NAME.fullmatch(n)]
+        if others:  # --force replaces a split's output, never a directory of other files
+            raise OutputError(
+                f"not replacing a directory that holds other files than a split's "
+                f"(e.g. {others[0]!r})",
+                path=target,
+                hint="name a new directory, or remove it yourself",
+            )
     parent = os.path.dirname(os.path.abspath(target))
     if parent_may_be_missing and not os.path.exists(parent):
         parent = os.path.dirname(parent)

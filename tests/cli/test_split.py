@@ -52,6 +52,8 @@ def _csv(path: Path, n: int = 600, seed: int = 0, *, sep: str = ",", crlf: bool 
         it = int(rng.integers(100, 160))
         t = 1_000_000 + int(rng.integers(0, 200)) * 10
         lines.append(sep.join([u, str(it), f"{rng.integers(1, 11) / 2:g}", str(t), f"n{i}"]))
+        if i % 97 == 0:
+            lines.append(lines[-1])  # a duplicated line: two entries
         if i == n // 2:
             lines.append("# a comment in the middle")
             lines.append("")
@@ -128,7 +130,7 @@ def test_every_strategy_partitions_the_lines_exactly(tmp_path, ratings, name):
     lines = _check_partition(ratings, out)
     manifest = _manifest(out)
     assert manifest["strategy"] == summary["strategy"] == args[1]
-    assert manifest["input"]["entries"] == 600
+    assert manifest["input"]["entries"] == 607
     for part, info in manifest["parts"].items():
         assert info["entries"] == len(lines[part])
         assert info["file"] == f"{part}.csv"
@@ -160,9 +162,21 @@ def test_temporal_cut_and_global_fraction(tmp_path, ratings):
     frac = tmp_path / "frac"
     _ok(split(ratings, frac, "--strategy", "temporal"))
     lines = _check_partition(ratings, frac)
-    assert len(lines["test"]) == 120
+    assert len(lines["test"]) == 121
     newest_train = max(int(f[3]) for f in _fields(lines["train"]))
     assert all(int(f[3]) >= newest_train for f in _fields(lines["test"]))
+
+
+def test_iso_date_times(tmp_path):
+    src = tmp_path / "dated.csv"
+    days = [f"2015-{m:02d}-{d:02d}" for m in (1, 3, 6, 9) for d in (1, 15)]
+    src.write_text("user,item,date\n" + "".join(f"u{i % 3},{i},{t}\n" for i, t in enumerate(days)))
+    out = tmp_path / "o"
+    _ok(invoke("split", str(src), "-o", str(out), "--strategy", "temporal", "--cut-time",
+               "2015-06-01"))  # fmt: skip
+    assert (out / "test.csv").read_text().splitlines()[1:] == [
+        "u1,4,2015-06-01", "u2,5,2015-06-15", "u0,6,2015-09-01", "u1,7,2015-09-15"]  # fmt: skip
+    assert _manifest(out)["parameters"]["cut_time_seconds"] == 1433116800.0
 
 
 def test_per_user_fractions_and_min_train(tmp_path, ratings):
@@ -339,7 +353,7 @@ def test_stdin_input(tmp_path, ratings):
     out = tmp_path / "o"
     proc = run_cli("split", "-", "-o", str(out), *COLS, "--json", input=ratings.read_bytes())
     assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout)["parts"]["test"]["entries"] == 120
+    assert json.loads(proc.stdout)["parts"]["test"]["entries"] == 121
     assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "test.csv", "train.csv"]
     _check_partition(ratings, out)
 
@@ -368,6 +382,9 @@ def test_output_rules(tmp_path, ratings):
     _ok(split(ratings, out, "--seed", "3", "--force"))
     assert _tree(out) != before and _manifest(out)["seed"] == 3
     assert sorted(p.name for p in tmp_path.iterdir()) == ["o"]  # nothing left behind
+    (out / "mine.txt").write_text("keep me")  # not a split's file: --force refuses
+    _fails(split(ratings, out, "--force"), 73, "other files", "mine.txt")
+    assert (out / "mine.txt").exists()
     (tmp_path / "file").write_text("x")
     _fails(split(ratings, tmp_path / "file"), 73, "not a directory")
     _fails(split(ratings, tmp_path / "no" / "o"), 73, "does not exist")
