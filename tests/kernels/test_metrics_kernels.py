@@ -141,7 +141,10 @@ def test_select_top_k_matches_twin_with_ties(dtype, k):
 
 def test_select_top_k_continuous_scores():
     rng = np.random.default_rng(7)
-    scores = rng.normal(size=(50, 300))
+    scores = rng.normal(size=(50, 301))  # not a whole number of scan blocks
+    scores[:, ::8] = np.nan  # at block starts: must not hide a block's winners
+    scores[rng.random(scores.shape) < 0.1] = -np.inf
+    scores[3, 290:] = 50.0  # winners in the last, partial block
     items, top = km.select_top_k(scores, 17)
     want_items, want_top = naive_select_top_k(scores, 17)
     np.testing.assert_array_equal(items, want_items)
