@@ -247,7 +247,7 @@ def assign_folds(entries: Entries, params: SplitParams) -> np.ndarray:
     if entries.n == 0:
         return fold
     offsets = ks.random_keys(entries.n_users, _stream(params.seed, 1)) % k
-    indptr, order = ks.group_entries(entries.users, entries.n_users)
+    indptr, order = _grouped(entries)
     entry = _Ranking(None, entries.n, params.seed)
     ks.folds_per_group(indptr, order, entry.keys, entry.base, offsets, k, fold)
     return fold
@@ -271,10 +271,18 @@ def per_user_counts(sizes: np.ndarray, params: SplitParams) -> tuple[np.ndarray,
     return n_test, n_val
 
 
+def _grouped(entries: Entries) -> tuple[np.ndarray, np.ndarray]:
+    """(indptr, order): entries grouped by user, file order within a user."""
+    from mfcli.kernels import split as ks
+
+    order = np.empty(entries.n, dtype=np.int32 if entries.n < 2**31 else np.int64)
+    return ks.group_entries(entries.users, entries.n_users, order), order
+
+
 def _per_user(entries: Entries, params: SplitParams, ranking: _Ranking, part) -> None:
     from mfcli.kernels import split as ks
 
-    indptr, order = ks.group_entries(entries.users, entries.n_users)
+    indptr, order = _grouped(entries)
     n_test, n_val = per_user_counts(np.diff(indptr), params)
     ks.mark_newest_per_group(
         indptr, order, ranking.keys, ranking.base, n_test, n_val, part, TEST, VALIDATION
@@ -301,7 +309,7 @@ def part_counts(group: np.ndarray, entries: Entries, n_groups: int) -> dict:
     users = tally(group, entries.users, n_groups, entries.n_users)
     items = tally(group, entries.items, n_groups, entries.n_items)
     return {
-        "entries": np.bincount(group, minlength=n_groups).astype(np.int64),
+        "entries": users.sum(axis=1),  # (np.bincount would widen group to int64 first)
         "users_by_group": users,
         "items_by_group": items,
     }

@@ -334,8 +334,10 @@ class _Chunks:
                         hint="every entry needs a time for a time-based split",
                     )
                 self.store[role].append(keys)
-            else:  # a copy: a view would keep the window's whole result alive
+            elif role == "time":
                 self.store[role].append(result.column(f).copy())
+            else:  # ids: a copy (a view keeps the window's result alive), int32 if they fit
+                self.store[role].append(_compact(result.column(f)))
 
     @property
     def n(self) -> int:
@@ -349,11 +351,18 @@ class _Chunks:
             ends = _concat([c[1] for c in chunks])
             del chunks
             codes, labels = ts.factorize_tokens(self.text.buf, starts, ends)
-            return narrow(codes, int(labels.shape[0])), int(labels.shape[0])
-        return factorize_chunks(chunks, self.n)
+            n_ids = int(labels.shape[0])
+            del starts, ends, labels
+            codes = narrow(codes, n_ids)
+        else:
+            codes, n_ids = factorize_chunks(chunks, self.n)
+        give_back_memory()  # the chunks are gone: their pages before the next big array
+        return codes, n_ids
 
     def keys(self, role: str) -> np.ndarray:
-        return _concat(self.store.pop(role))
+        keys = _concat(self.store.pop(role))
+        give_back_memory()
+        return keys
 
     def shifted(self, role: str, n_ids: int) -> np.ndarray:
         """1-based indices (Matrix Market) as 0-based codes."""
@@ -364,7 +373,34 @@ class _Chunks:
             c = chunks.pop(0)
             np.subtract(c, 1, out=out[pos : pos + c.shape[0]], casting="unsafe")
             pos += c.shape[0]
+            del c
+            give_back_memory()
         return out
+
+
+def give_back_memory() -> None:
+    """Return freed heap pages to the system (glibc's ``malloc_trim``; a no-op elsewhere).
+
+    The per-window chunks are small enough for malloc to serve them from its
+    heap, where freeing them keeps the pages resident; without this the next
+    large array would come on top of them.
+    """
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _compact(ids: np.ndarray) -> np.ndarray:
+    """A copy of integer ids, as int32 when every id fits."""
+    small = np.iinfo(np.int32)
+    if ids.size and small.min <= ids.min() and ids.max() <= small.max:
+        return ids.astype(np.int32)
+    return ids.copy()
 
 
 def _concat(chunks: list) -> np.ndarray:
@@ -415,6 +451,8 @@ def factorize_chunks(chunks: list[np.ndarray], n: int) -> tuple[np.ndarray, int]
         c = chunks.pop(0)
         ks.relabel_ids(c, lo, table, out[pos : pos + c.shape[0]])
         pos += c.shape[0]
+        del c
+        give_back_memory()  # each chunk's pages as it goes, while ``out`` fills
     return out, n_ids
 
 

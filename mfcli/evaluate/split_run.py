@@ -23,7 +23,7 @@ import time
 import numpy as np
 
 from mfcli.evaluate import split as sp
-from mfcli.evaluate.split_input import SplitInput, mtx_size_line, read_input
+from mfcli.evaluate.split_input import SplitInput, give_back_memory, mtx_size_line, read_input
 from mfcli.evaluate.split_output import (
     check_target,
     staged_directory,
@@ -80,6 +80,7 @@ def run_split(
     else:
         groups = sp.assign(entries, params)
         n_groups = len(sp.PARTS)
+    give_back_memory()  # the grouping's scratch, before the counts and the copy
     counts = sp.part_counts(groups, entries, n_groups)
     base = _base_manifest(inp, params, counts)
     reports = []

@@ -179,17 +179,18 @@ def relabel_ids(ids, lo, table, out):
 
 # --------------------------------------------------------------- grouping
 @njit(cache=True)
-def group_entries(ids, n_ids):
+def group_entries(ids, n_ids, order):
     """Stable counting sort of entries by id.
 
     Parameters
     ----------
-    ids : (n,) int64 codes in ``0..n_ids-1``
+    ids : (n,) int32 or int64 codes in ``0..n_ids-1``
+    order : (n,) int32 or int64, filled with the entry positions grouped by
+        id, file order within a group (int32 halves it when ``n`` fits)
 
     Returns
     -------
     indptr : (n_ids + 1,) int64
-    order : (n,) int64, entry positions, grouped by id, file order within a group
     """
     n = ids.shape[0]
     indptr = np.zeros(n_ids + 1, dtype=np.int64)
@@ -198,12 +199,11 @@ def group_entries(ids, n_ids):
     for u in range(n_ids):
         indptr[u + 1] += indptr[u]
     fill = indptr[:-1].copy()
-    order = np.empty(n, dtype=np.int64)
     for i in range(n):
         u = ids[i]
         order[fill[u]] = i
         fill[u] += 1
-    return indptr, order
+    return indptr
 
 
 @njit(cache=True)
