@@ -349,6 +349,24 @@ def test_hdf5_gives_csr_groups_with_shape_and_labels(tmp_path):
             assert stamps[a:b].min() >= train_stamps[indptr[u] : indptr[u + 1]].max()
 
 
+def test_hdf5_kfold_and_symmetric_matrix_market(tmp_path):
+    src = tmp_path / "m.h5"
+    _ok(invoke("generate", "lowrank-sparse", "-o", str(src), "--rows", "30", "--cols", "20",
+               "--nnz", "150"))  # fmt: skip
+    out = tmp_path / "k"
+    _ok(invoke("split", str(src), "-o", str(out), "--strategy", "kfold", "--folds", "2"))
+    tests = [read_matrix(str(out / f"fold_{i}" / "test.h5")).to_scipy() for i in (0, 1)]
+    assert np.array_equal((tests[0] + tests[1]).toarray(), read_matrix(str(src)).to_dense())
+    sym = tmp_path / "s.mtx"
+    sym.write_text("%%MatrixMarket matrix coordinate pattern symmetric\n4 4 5\n"
+                   "1 1\n2 1\n3 2\n4 4\n4 3\n")  # fmt: skip
+    out = tmp_path / "s"
+    _ok(invoke("split", str(sym), "-o", str(out), "--test-frac", "0.4"))
+    test = (out / "test.mtx").read_text().splitlines()
+    assert test[:2] == ["%%MatrixMarket matrix coordinate pattern symmetric", "4 4 2"]
+    assert "symmetric storage" in _manifest(out)["notes"][0]
+
+
 def test_stdin_input(tmp_path, ratings):
     out = tmp_path / "o"
     proc = run_cli("split", "-", "-o", str(out), *COLS, "--json", input=ratings.read_bytes())
