@@ -80,7 +80,7 @@ def split(
     set_items: list[str] | None = configure.SET,
     print_config: bool = configure.PRINT_CONFIG,
 ) -> None:
-    """Split a matrix file's entries into train, [validation,] test files.
+    """Split a matrix file's entries into train, test and (optionally) validation files.
 
     \b
     random       random entries go to test (exactly round(F * n) of them)
