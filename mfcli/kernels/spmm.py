@@ -190,9 +190,8 @@ def transpose(indptr, indices, data, n_cols: int, dtype, *, with_perm: bool = Fa
     out = np.empty(nnz, dtype=dtype)
     perm = np.empty(nnz if with_perm else 0, dtype=np.int64)
     _band_transpose(indptr, indices, data, n_cols, band_rows, band_ptr, rows, out, perm)
-    col_counts = np.bincount(indices, minlength=n_cols)
     col_ptr = np.zeros(n_cols + 1, dtype=np.int64)
-    np.cumsum(col_counts, out=col_ptr[1:])
+    np.cumsum(np.diff(band_ptr, axis=1).sum(axis=0), out=col_ptr[1:])
     return Transposed(
         band_ptr, rows, out, perm if with_perm else None, balanced_blocks(col_ptr), band_rows
     )

@@ -216,6 +216,14 @@ def soft_impute(
         notes.append(f"k={k} is above min(m, n)={min(m, n)}: rank {min(m, n)} at most")
         k = min(m, n)
     offset = float(np.mean(inp.data, dtype=np.float64)) if center else 0.0
+    with linalg.blas_threads(1):  # numba kernels and small BLAS calls alternate
+        return _fit(inp, k, center, offset, shrink, max_iter, tol, seed, dt, callback, notes, start)
+
+
+def _fit(inp, k, center, offset, shrink, max_iter, tol, seed, dt, callback, notes, start):
+    """The iterations of :func:`soft_impute` on validated arguments; an SVDFit."""
+    m, n = inp.shape
+    nnz = int(inp.data.shape[0])
     op = _Completed(inp, offset, dt)
     op.set_low_rank(None, None)
     observed_sq = op.residual_sq()

@@ -322,6 +322,29 @@ def truncated_svd(
             hint="every column is constant" if center else "check the input values",
         )
     rng = np.random.default_rng(seed)
+    with linalg.blas_threads(1 if inp.is_sparse and method != "dense" else None):
+        U, s, V, history, n_iter = _solve(
+            inp, op, k, method, oversample, power_iters, tol, max_iter, rng, callback, start, notes
+        )
+    U, V = flip_signs(U, V)
+    ev, ratio = explained_variance(inp, op, s, V, center, total)
+    return SVDFit(
+        U=U,
+        s=s,
+        V=V,
+        mean=op.mean,
+        explained_variance=ev,
+        explained_variance_ratio=ratio,
+        history=history,
+        n_iter=int(n_iter),
+        method=method,
+        notes=notes,
+    )
+
+
+def _solve(inp, op, k, method, oversample, power_iters, tol, max_iter, rng, callback, start, notes):
+    """Run ``method``; returns ``(U, s, V, history, n_iter)`` and appends to ``notes``."""
+    dt = op.dtype
     history: dict[str, np.ndarray] = {}
     if method == "dense":
         U, s, V = _dense_svd(inp, op, k, dt)
@@ -342,20 +365,7 @@ def truncated_svd(
                 f"lanczos stopped after {n_iter} cycles before every residual met "
                 f"tol={tol:g} (largest residual / s[0]: {worst:.2e})"
             )
-    U, V = flip_signs(U, V)
-    ev, ratio = explained_variance(inp, op, s, V, center, total)
-    return SVDFit(
-        U=U,
-        s=s,
-        V=V,
-        mean=op.mean,
-        explained_variance=ev,
-        explained_variance_ratio=ratio,
-        history=history,
-        n_iter=int(n_iter),
-        method=method,
-        notes=notes,
-    )
+    return U, s, V, history, n_iter
 
 
 def fold_in(fit: SVDFit, rows) -> np.ndarray:
@@ -466,11 +476,15 @@ def _randomized(op, k, width, power_iters, rng, callback, start):
     width = min(width, m, n)
     seconds = []
     omega = rng.standard_normal((n, width), dtype=op.dtype)
-    q, _ = linalg.orthonormalize(op.matmul(omega))
+    # Between products one Cholesky pass keeps the basis well conditioned (the
+    # role LU plays in scikit-learn); the last basis is orthonormal to roundoff.
+    passes = 1 if power_iters else 2
+    q, _ = linalg.orthonormalize(op.matmul(omega), passes=passes)
     del omega
     for it in range(power_iters):
-        z, _ = linalg.orthonormalize(op.rmatmul(q))
-        q, _ = linalg.orthonormalize(op.matmul(z))
+        z, _ = linalg.orthonormalize(op.rmatmul(q), passes=1)
+        last = it == power_iters - 1
+        q, _ = linalg.orthonormalize(op.matmul(z), passes=2 if last else 1)
         del z
         seconds.append(time.perf_counter() - start)
         if callback is not None:
