@@ -24,7 +24,7 @@ import numpy as np
 from mfcli.errors import NumericsError
 from mfcli.kernels import spmm
 
-GRAM_CHUNK = 8192  # rows per float64 Gram update
+GRAM_CHUNK = 8192  # rows per float64 Gram update, and per in-place basis update
 SUM_CHUNK = 1 << 20  # values per float64 sum of squares
 REORTH_RATIO = 0.5**0.5  # second Gram-Schmidt pass when a column loses more than this
 MAX_COND = 1e6  # above this condition number, CholeskyQR starts with a shifted pass
@@ -67,12 +67,12 @@ class Operator:
     dtype: np.dtype
     mean: np.ndarray | None
 
-    def matmul(self, block: np.ndarray) -> np.ndarray:
-        """``A @ block``: (n, l) -> (m, l), C-contiguous."""
+    def matmul(self, block: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """``A @ block``: (n, l) -> (m, l), C-contiguous (into ``out`` when given)."""
         raise NotImplementedError
 
-    def rmatmul(self, block: np.ndarray) -> np.ndarray:
-        """``A.T @ block``: (m, l) -> (n, l), C-contiguous."""
+    def rmatmul(self, block: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """``A.T @ block``: (m, l) -> (n, l), C-contiguous (into ``out`` when given)."""
         raise NotImplementedError
 
     def squared_norm(self) -> float:
@@ -83,6 +83,9 @@ class Operator:
     def nbytes(self) -> int:
         """Bytes held beyond the input (copies, transposed structure)."""
         return 0
+
+    def release(self) -> None:
+        """Drop what can be rebuilt (the transposed copy); products still work."""
 
 
 class SparseOperator(Operator):
@@ -120,17 +123,20 @@ class SparseOperator(Operator):
     def nbytes(self) -> int:
         return 0 if self._t is None else self._t.nbytes
 
-    def matmul(self, block):
+    def release(self) -> None:
+        self._t = None
+
+    def matmul(self, block, out=None):
         block = np.ascontiguousarray(block, dtype=self.dtype)
-        out = np.empty((self.shape[0], block.shape[1]), dtype=self.dtype)
+        out = _output(out, (self.shape[0], block.shape[1]), self.dtype)
         spmm.csr_matmul(self.indptr, self.indices, self.data, block, self.blocks, out)
         if self._mean_f is not None:
             out -= self._mean_f @ block
         return out
 
-    def rmatmul(self, block):
+    def rmatmul(self, block, out=None):
         block = np.ascontiguousarray(block, dtype=self.dtype)
-        out = np.empty((self.shape[1], block.shape[1]), dtype=self.dtype)
+        out = _output(out, (self.shape[1], block.shape[1]), self.dtype)
         spmm.csr_t_matmul(self.transposed, block, out)
         if self._mean_f is not None:
             out -= np.outer(self._mean_f, block.sum(axis=0))
@@ -144,43 +150,72 @@ class SparseOperator(Operator):
 
 
 class DenseOperator(Operator):
-    """A dense matrix in the factor dtype (centred explicitly: it is dense already).
+    """A dense matrix, used as it is: BLAS products, centred inside them.
+
+    Products run in the wider of the array's and the requested float dtype,
+    so a float64 array is never copied (and a float32 one only when float64
+    is asked for); the solvers cast the factors to the requested dtype.
 
     Parameters
     ----------
-    array : (m, n) ndarray; copied only to change dtype or to centre
-    dtype : factor dtype
-    center : subtract the column means
+    array : (m, n) ndarray
+    dtype : requested factor dtype
+    center : subtract the column means inside the products
     """
 
     def __init__(self, array, dtype, *, center=False):
-        self.dtype = np.dtype(dtype)
+        work = np.promote_types(np.dtype(dtype), array.dtype)
+        if work not in (np.dtype(np.float32), np.dtype(np.float64)):
+            work = np.dtype(np.float64)
+        self.dtype = work
         self.shape = (int(array.shape[0]), int(array.shape[1]))
-        self.mean = None
-        a = np.ascontiguousarray(array, dtype=self.dtype)
-        self._copied = a is not array
-        if center:
-            self.mean = array.mean(axis=0, dtype=np.float64)
-            a = a - self.mean.astype(self.dtype)
-            self._copied = True
-        self.array = a
+        self.array = np.asarray(array, dtype=work)
+        self._copied = self.array is not array
+        self.mean = array.mean(axis=0, dtype=np.float64) if center else None
+        self._mean_f = None if self.mean is None else self.mean.astype(work)
 
     @property
     def nbytes(self) -> int:
         return self.array.nbytes if self._copied else 0
 
-    def matmul(self, block):
-        return np.ascontiguousarray(self.array @ block.astype(self.dtype, copy=False))
+    def centered(self) -> np.ndarray:
+        """The centred matrix as a new array (for the exact dense SVD)."""
+        if self._mean_f is None:
+            return np.array(self.array)
+        return self.array - self._mean_f
 
-    def rmatmul(self, block):
-        return np.ascontiguousarray(self.array.T @ block.astype(self.dtype, copy=False))
+    def matmul(self, block, out=None):
+        block = block.astype(self.dtype, copy=False)
+        out = _output(out, (self.shape[0], block.shape[1]), self.dtype)
+        np.matmul(self.array, block, out=out)
+        if self._mean_f is not None:
+            out -= self._mean_f @ block
+        return out
+
+    def rmatmul(self, block, out=None):
+        block = block.astype(self.dtype, copy=False)
+        out = _output(out, (self.shape[1], block.shape[1]), self.dtype)
+        np.matmul(self.array.T, block, out=out)
+        if self._mean_f is not None:
+            out -= np.outer(self._mean_f, block.sum(axis=0))
+        return out
 
     def squared_norm(self):
         total = 0.0
         for a in range(0, self.shape[0], GRAM_CHUNK):
-            c = self.array[a : a + GRAM_CHUNK]
-            total += float(np.einsum("ij,ij->", c, c, dtype=np.float64))
+            c = self.array[a : a + GRAM_CHUNK].astype(np.float64)
+            if self.mean is not None:
+                c -= self.mean
+            total += float(np.einsum("ij,ij->", c, c))
         return total
+
+
+def _output(out: np.ndarray | None, shape: tuple[int, int], dtype) -> np.ndarray:
+    if out is None:
+        return np.empty(shape, dtype=dtype)
+    if out.shape != shape or out.dtype != dtype or not out.flags.c_contiguous:
+        raise ValueError("out must be a C-contiguous array of the product's shape and dtype")
+    return out
 
 
 def sum_squares(values: np.ndarray) -> float:
@@ -223,11 +258,28 @@ def _cholesky_upper(g: np.ndarray, shift: float) -> np.ndarray | None:
 
 
 def _solve_upper(y: np.ndarray, r: np.ndarray) -> np.ndarray:
-    """``y @ inv(r)`` for upper-triangular ``r`` (float64), in ``y``'s dtype."""
+    """``y @ inv(r)`` for upper-triangular ``r`` (float64), in place."""
     import scipy.linalg as sl
 
     inv = sl.solve_triangular(r, np.eye(r.shape[0]), lower=False, check_finite=False)
-    return np.ascontiguousarray(y @ inv.astype(y.dtype))
+    rotate_columns(y, y.shape[1], inv)
+    return y
+
+
+def rotate_columns(basis: np.ndarray, used: int, coeffs: np.ndarray) -> None:
+    """``basis[:, :w] = basis[:, :used] @ coeffs`` in place, over row chunks.
+
+    Parameters
+    ----------
+    basis : (m, c) C-contiguous, float32 or float64; c >= w
+    used : columns of ``basis`` combined
+    coeffs : (used, w) float64 (converted to ``basis``'s dtype)
+    """
+    c = coeffs.astype(basis.dtype)
+    width = c.shape[1]
+    for a in range(0, basis.shape[0], GRAM_CHUNK):
+        rows = basis[a : a + GRAM_CHUNK]
+        rows[:, :width] = rows[:, :used] @ c
 
 
 def orthonormalize(y: np.ndarray, *, passes: int = 2) -> tuple[np.ndarray, np.ndarray]:
@@ -239,16 +291,17 @@ def orthonormalize(y: np.ndarray, *, passes: int = 2) -> tuple[np.ndarray, np.nd
 
     Parameters
     ----------
-    y : (m, l) float32 or float64, m >= l
+    y : (m, l) float32 or float64, C-contiguous, m >= l; overwritten by ``q``
     passes : 2 for orthonormal columns; 1 only makes a well-conditioned basis
         of the same span (orthogonal to about ``cond(y)**2`` float64 roundoff,
         plus ``cond(y)`` in float32), enough between power iterations
 
     Returns
     -------
-    q : (m, l) same dtype, C-contiguous
+    q : (m, l) same dtype, C-contiguous (``y`` itself unless a fallback was needed)
     r : (l, l) float64
     """
+    y = np.ascontiguousarray(y)
     m, width = y.shape
     if width == 0:
         return np.ascontiguousarray(y), np.zeros((0, 0))
