@@ -45,6 +45,8 @@ import numpy as np
 from numba import njit
 
 from mfcli.errors import InputDataError
+from mfcli.kernels.lines import BLANK as _BLANK
+from mfcli.kernels.lines import line_class as _line_class
 
 # Separator modes (``sep`` >= 0 is a single separator byte).
 SEP_BLANKS = -1
@@ -468,33 +470,6 @@ def parse_date(buf, p, end, space_ok):
 
 
 # ------------------------------------------------------------------ line logic
-# Blank bytes (space, tab, CR, VT, FF): a table, cheaper to compile than a helper.
-_BLANK = np.zeros(256, dtype=np.bool_)
-_BLANK[[32, 9, 13, 11, 12]] = True
-
-
-@njit(cache=True, inline="always")
-def _line_class(buf, p, hi, cmt, cmt_len):
-    """0 data line, 1 blank line, 2 comment line (p is the line start)."""
-    q = p
-    while q < hi and _BLANK[buf[q]]:
-        q += 1
-    if q >= hi or buf[q] == 10:
-        return 1
-    c = buf[q]
-    for k in range(cmt.shape[0]):
-        n = cmt_len[k]
-        if c == cmt[k, 0] and q + n <= hi:
-            same = True
-            for t in range(1, n):
-                if buf[q + t] != cmt[k, t]:
-                    same = False
-                    break
-            if same:
-                return 2
-    return 0
-
-
 @njit(cache=True, inline="always")
 def _next_line(buf, p, hi):
     """Position after the next newline at or after p (or hi)."""

@@ -14,9 +14,7 @@ file order: the later line is the newer).
 import numpy as np
 from numba import njit
 
-# Blank bytes (space, tab, CR, VT, FF): the scanner's table.
-_BLANK = np.zeros(256, dtype=np.bool_)
-_BLANK[[32, 9, 13, 11, 12]] = True
+from mfcli.kernels.lines import line_class as _line_kind
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -25,28 +23,6 @@ _FLIP = np.int64(0x7FFFFFFFFFFFFFFF)
 
 
 # ------------------------------------------------------------------ lines
-@njit(cache=True, inline="always")
-def _line_kind(buf, p, hi, cmt, cmt_len):
-    """0 data line, 1 blank line, 2 comment line (``p`` is the line start)."""
-    q = p
-    while q < hi and _BLANK[buf[q]]:
-        q += 1
-    if q >= hi or buf[q] == 10:
-        return 1
-    c = buf[q]
-    for k in range(cmt.shape[0]):
-        n = cmt_len[k]
-        if c == cmt[k, 0] and q + n <= hi:
-            same = True
-            for t in range(1, n):
-                if buf[q + t] != cmt[k, t]:
-                    same = False
-                    break
-            if same:
-                return 2
-    return 0
-
-
 @njit(cache=True, inline="always")
 def _line_end(buf, p, hi):
     """Position of the newline ending the line at ``p`` (or ``hi``)."""
