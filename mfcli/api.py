@@ -96,6 +96,7 @@ def fit_svd(cfg: SvdConfig, callback=None) -> tuple[Result, dict]:
     from mfcli.io import read_matrix
     from mfcli.io.atomic import check_output
     from mfcli.runtime import Timer, use_threads
+    from mfcli.solvers import softimpute
     from mfcli.solvers import svd as solver
 
     if not cfg.input.path:
@@ -109,7 +110,7 @@ def fit_svd(cfg: SvdConfig, callback=None) -> tuple[Result, dict]:
     read_s = timer.elapsed
     s, dtype, k = cfg.svd, np.dtype(cfg.model.dtype), cfg.model.rank
     if s.missing:
-        fit = solver.soft_impute(
+        fit = softimpute.soft_impute(
             matrix, k, shrink=s.shrink, max_iter=s.max_iter or 100, tol=s.tol or 1e-4,
             seed=cfg.runtime.seed, dtype=dtype, callback=callback,
         )  # fmt: skip
@@ -233,7 +234,7 @@ def transform_rows(cfg: TransformConfig) -> dict:
     cols = map_labels(result.labels.get("col"), rows.col_labels, n_model, rows.shape[1])
     known = cols >= 0
     rows_in_model = _in_model_columns(rows, cols, n_model)
-    if result.method == "svd" and "global" not in biases:
+    if not _fitted_missing(result):
         rule = "projection"
         coords = foldin.project(
             rows_in_model, factors["col"], factors["singular_values"], biases.get("col")
@@ -243,7 +244,7 @@ def transform_rows(cfg: TransformConfig) -> dict:
         s = np.asarray(factors["singular_values"], dtype=np.float64)
         scaled = np.asarray(factors["col"], dtype=np.float64) * s
         coords = foldin.observed_least_squares(
-            rows_in_model, scaled, reg=1e-9 * float(s[0] ** 2), offset=biases["global"],
+            rows_in_model, scaled, reg=1e-9 * float(s[0] ** 2), offset=biases.get("global", 0.0),
             item_bias=biases.get("col"),
         )  # fmt: skip
     k = coords.shape[1]
@@ -286,3 +287,14 @@ def _in_model_columns(rows, cols: np.ndarray, n_model: int):
         r[keep], cols[c[keep]], v[keep], (rows.shape[0], n_model), duplicates="sum",
         row_labels=rows.row_labels,
     )  # fmt: skip
+
+
+def _fitted_missing(result) -> bool:
+    """Was the model fitted to the stored entries only (``svd --missing``)?"""
+    import yaml
+
+    config = yaml.safe_load(result.config_yaml or "") or {}
+    section = config.get("svd") if isinstance(config, dict) else None
+    if isinstance(section, dict) and "missing" in section:
+        return bool(section["missing"])
+    return "global" in result.biases  # files written without a config
