@@ -112,9 +112,16 @@ def print_demo(report: dict) -> None:
             f"{row['read_s']:.3f}",
         )
     console.print(table)
+    for step, fit in enumerate(report.get("fits", []), start=2):
+        console.print(f"\n[bold]{step}. {fit['what']}[/bold] ({fit['seconds']:.2f} s)")
+        for command in fit["commands"]:
+            console.print(f"   $ {command}", markup=False, highlight=False)
+        console.print(f"   -> {fit['result']}", markup=False, highlight=False)
     if any(row["read_s"] > 5 for row in report["files"]):
         console.print("(the first run compiles mfcli's kernels; they are cached for next time)")
-    console.print("\nTry: mfcli info sample_data/ratings.csv   |   mfcli --help")
+    console.print(
+        "\nTry: mfcli info sample_data/ratings.csv  |  mfcli svd --help  |  mfcli --help"
+    )
 
 
 def print_eval(summary: dict) -> None:

@@ -23,6 +23,12 @@ def test_demo_json_reads_every_sample_file():
     }
     assert names["ratings.csv"]["nnz"] == 35000 and names["ratings.csv"]["timestamps"]
     assert names["docterm.mtx"]["labels"]  # the vocabulary beside it
+    ratings, dense = report["fits"]
+    assert ratings["fit"] == "svd (soft-impute)"
+    rmse = float(ratings["result"].split("rmse ")[1].split(",")[0])
+    assert 0.5 < rmse < 1.1  # ratings 1..5 with noise 0.5: well below a constant guess
+    spectrum = [float(v) for v in dense["result"].split("values ")[1].split(", ")]
+    assert spectrum[4] > 10 * spectrum[5]  # five planted values, then noise
 
 
 def test_demo_runs_as_a_process_and_prints_a_table():
@@ -30,6 +36,7 @@ def test_demo_runs_as_a_process_and_prints_a_table():
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout.decode()
     assert "read every sample file" in out and "ratings.csv" in out
+    assert "mfcli eval model.h5 split/test.csv" in out and "singular values" in out
 
 
 def test_demo_generates_its_data_when_no_folder_is_found(tmp_path, monkeypatch):
