@@ -90,17 +90,19 @@ class _Completed(linalg.Operator):
         )
         spmm.gather(self.residual, self.xt.perm, self.xt.data)
 
-    def matmul(self, block):
+    def matmul(self, block, out=None):
         block = np.ascontiguousarray(block, dtype=self.dtype)
-        out = np.empty((self.shape[0], block.shape[1]), dtype=self.dtype)
+        if out is None:
+            out = np.empty((self.shape[0], block.shape[1]), dtype=self.dtype)
         inp = self.inp
         spmm.csr_matmul(inp.indptr, inp.indices, self.residual, block, self.blocks, out)
         out += self.left @ (self.right.T @ block)
         return out
 
-    def rmatmul(self, block):
+    def rmatmul(self, block, out=None):
         block = np.ascontiguousarray(block, dtype=self.dtype)
-        out = np.empty((self.shape[1], block.shape[1]), dtype=self.dtype)
+        if out is None:
+            out = np.empty((self.shape[1], block.shape[1]), dtype=self.dtype)
         spmm.csr_t_matmul(self.xt, block, out)
         out += self.right @ (self.left.T @ block)
         return out

@@ -75,6 +75,7 @@ LANCZOS_BLOCK = 20  # columns added per Lanczos step
 LANCZOS_STEPS = 6  # steps per restart cycle
 LANCZOS_MAX_CYCLES = 300
 LANCZOS_TOL = {np.dtype(np.float32): 1e-5, np.dtype(np.float64): 1e-9}
+CHECK_CHUNK = 1 << 20  # values per finiteness check
 RESIDUAL_FLOOR = 4.0  # converged at this many eps * s_1**2 of eigen-residual
 
 Callback = Callable[[int, dict], object]
@@ -202,18 +203,24 @@ def as_input(X, *, what: str = "matrix", allow_nan: bool = False) -> Input:
 
 
 def _check_finite(inp: Input, values: np.ndarray, what: str, allow_nan: bool) -> None:
-    finite = np.isfinite(values)
-    if allow_nan:
-        finite |= np.isnan(values)
-    if finite.all():
+    flat = values.reshape(-1)  # a view for contiguous inputs
+    bad = -1
+    for a in range(0, flat.shape[0], CHECK_CHUNK):  # no input-sized mask
+        part = flat[a : a + CHECK_CHUNK]
+        finite = np.isfinite(part)
+        if allow_nan:
+            finite |= np.isnan(part)
+        if not finite.all():
+            bad = a + int(np.argmin(finite))
+            break
+    if bad < 0:
         return
-    bad = int(np.argmin(finite.ravel()))
     if inp.is_sparse:
         row = int(np.searchsorted(inp.indptr, bad, side="right")) - 1
         col = int(inp.indices[bad])
     else:
         row, col = divmod(bad, inp.shape[1])
-    value = values.ravel()[bad]
+    value = flat[bad]
     raise InputDataError(
         f"the {what} holds a non-finite value ({value}) at row {row + 1}, column {col + 1}",
         hint="remove or replace NaN/inf entries before factorizing",
@@ -533,13 +540,19 @@ def _lanczos(op, k, keep, tol, max_cycles, rng, callback, start):
     m, n = op.shape
     small = min(m, n)
     if m >= n:
-        forward, backward = op.matmul, op.rmatmul  # basis of right vectors
+        forward, gram = op.matmul, op.gram_matmul  # basis of right vectors
     else:
-        forward, backward = op.rmatmul, op.matmul  # basis of left vectors
-    # Smaller blocks and fewer steps when the matrix is narrow (k < small).
-    block = max(1, min(LANCZOS_BLOCK, small - k))
-    keep = max(k, min(keep, small - block))
-    steps = max(1, min(LANCZOS_STEPS, (small - keep) // block))
+        forward = op.rmatmul  # basis of left vectors
+
+        def gram(block):
+            return op.matmul(op.rmatmul(block))
+
+    # Smaller blocks and fewer steps when the matrix is narrow: the basis and the
+    # pending block must fit in the small dimension (size + block <= small), or
+    # the pending block holds rounding directions and the restarts stall.
+    block = max(1, min(LANCZOS_BLOCK, (small - k) // 2))
+    keep = max(k, min(keep, small - 2 * block))
+    steps = max(1, min(LANCZOS_STEPS, (small - block - keep) // block))
     size = keep + steps * block
     dt = op.dtype
     eps = float(np.finfo(dt).eps)
@@ -554,7 +567,7 @@ def _lanczos(op, k, keep, tol, max_cycles, rng, callback, start):
         cycle += 1
         while nv + block <= size:
             basis[:, nv : nv + block] = p
-            z = backward(forward(p))
+            z = gram(p)
             lo, nv = nv, nv + block
             p, c, r = linalg.orthonormalize_against(basis[:, :nv], z)
             t[:nv, lo:nv] = c

@@ -76,6 +76,26 @@ def test_sparse_lanczos_matches_arpack(dtype):
     assert len(fit.history["residual"]) == fit.n_iter
 
 
+@pytest.mark.parametrize("method", ["randomized", "lanczos"])
+def test_wide_matrix_works_on_its_row_side(method):
+    # m < n: Lanczos keeps its basis on the left (row) side.
+    x = sparse_input().T.tocsr()
+    fit = truncated_svd(x, 6, method=method, dtype=np.float64, power_iters=12)
+    u, s, v = reference(x.toarray(), 6)
+    assert fit.U.shape == (300, 6) and fit.V.shape == (800, 6)
+    np.testing.assert_allclose(fit.s[:2], s[:2], rtol=1e-9)
+    if method == "lanczos":
+        assert_same_factors(fit, u, s, v, 1e-9, 1e-7)
+
+
+def test_float32_array_with_float64_factors():
+    a = decaying_dense().astype(np.float32)
+    fit = truncated_svd(a, 4, method="lanczos", dtype=np.float64)
+    assert fit.U.dtype == np.float64
+    _, s, _ = reference(a.astype(np.float64), 4)
+    np.testing.assert_allclose(fit.s, s, rtol=1e-9)
+
+
 def test_sparse_randomized_top_values_match_arpack():
     x = sparse_input()
     s_ref = svds(x, k=5, tol=0, random_state=0)[1][::-1]
@@ -385,3 +405,21 @@ def test_overflow_in_float32_is_a_numerics_error():
         truncated_svd(sp.csr_matrix(a), 3, method="randomized")
     assert info.value.exit_code == EXIT_NUMERICS
     assert truncated_svd(a, 3, dtype=np.float64, method="lanczos").s[0] > 1e38
+
+
+def test_lanczos_on_a_narrow_flat_spectrum_converges():
+    # The basis and the pending block must fit in min(m, n) = 97, or restarts stall.
+    a = np.random.default_rng(11).standard_normal((300, 97))
+    for oversample in (2, 10):
+        fit = truncated_svd(a, 3, method="lanczos", oversample=oversample, dtype=np.float64)
+        assert fit.notes == [] and fit.n_iter < 50
+        np.testing.assert_allclose(fit.s, reference(a, 3)[1], rtol=1e-9)
+
+
+def test_dense_fused_gram_product_matches_two_products():
+    from mfcli.solvers.linalg import DenseOperator
+
+    a = np.random.default_rng(12).standard_normal((3000, 70))
+    op = DenseOperator(a, np.float64)
+    block = np.random.default_rng(13).standard_normal((70, 5))
+    np.testing.assert_allclose(op.gram_matmul(block), a.T @ (a @ block), rtol=1e-10)
