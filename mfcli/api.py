@@ -168,6 +168,7 @@ def _svd_result(cfg, matrix, fit) -> Result:
             "svd": {
                 "explained_variance": fit.explained_variance,
                 "explained_variance_ratio": fit.explained_variance_ratio,
+                "shrink": np.float64(fit.shrink),  # the fold-in ridge of soft-impute
             }
         },
     )
@@ -215,7 +216,7 @@ def transform_rows(cfg: TransformConfig) -> dict:
     from mfcli.evaluate.model import map_labels
     from mfcli.io import read_matrix, write
     from mfcli.io.results import read_result
-    from mfcli.solvers import foldin
+    from mfcli.solvers import svd as solver
 
     model_path, out = cfg.transform.model, cfg.output.path
     if not model_path or not cfg.input.path:
@@ -234,19 +235,17 @@ def transform_rows(cfg: TransformConfig) -> dict:
     cols = map_labels(result.labels.get("col"), rows.col_labels, n_model, rows.shape[1])
     known = cols >= 0
     rows_in_model = _in_model_columns(rows, cols, n_model)
-    if not _fitted_missing(result):
-        rule = "projection"
-        coords = foldin.project(
-            rows_in_model, factors["col"], factors["singular_values"], biases.get("col")
-        )
-    else:  # soft-impute: only the stored entries count
-        rule = "observed least squares"
-        s = np.asarray(factors["singular_values"], dtype=np.float64)
-        scaled = np.asarray(factors["col"], dtype=np.float64) * s
-        coords = foldin.observed_least_squares(
-            rows_in_model, scaled, reg=1e-9 * float(s[0] ** 2), offset=biases.get("global", 0.0),
-            item_bias=biases.get("col"),
-        )  # fmt: skip
+    missing = _fitted_missing(result)
+    stored = result.extra.get("svd", {})
+    fit = solver.SVDFit(
+        U=factors["row"], s=np.asarray(factors["singular_values"], dtype=np.float64),
+        V=factors["col"], mean=None if missing else biases.get("col"),
+        explained_variance=np.zeros(0), explained_variance_ratio=np.zeros(0),
+        method="soft-impute" if missing else "stored", offset=float(biases.get("global", 0.0)),
+        shrink=float(np.asarray(stored.get("shrink", 0.0))),
+    )  # fmt: skip
+    rule = "observed least squares" if missing else "projection"
+    coords = solver.fold_in(fit, rows_in_model)
     k = coords.shape[1]
     names = [f"f{j}" for j in range(k)]
     projected = Matrix.from_dense(

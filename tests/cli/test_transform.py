@@ -8,9 +8,7 @@ import h5py
 import numpy as np
 import pytest
 
-from mfcli.data import Matrix
 from mfcli.io.results import Result, write_result
-from mfcli.solvers import foldin
 from tests.cli.helpers import invoke
 
 RNG = np.random.default_rng(3)
@@ -39,39 +37,6 @@ def _triplets(path, X, rows, cols):
             lines.append(f"u{r},i{c},{float(X[r, c])!r}")
     path.write_text("\n".join(lines) + "\n")
     return path
-
-
-def test_project_equals_the_dense_formula():
-    X = RNG.normal(size=(7, N))
-    V = np.linalg.qr(RNG.normal(size=(N, K)))[0]
-    s = np.array([4.0, 3.0, 2.0, 0.5])
-    mean = RNG.normal(size=N)
-    expected = (X - mean) @ V / s
-    dense = foldin.project(Matrix.from_dense(X), V, s, mean)
-    r, c = np.nonzero(X)
-    sparse = foldin.project(Matrix.from_coo(r, c, X[r, c], X.shape), V, s, mean)
-    np.testing.assert_allclose(dense, expected, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(sparse, expected, rtol=1e-12, atol=1e-12)
-
-
-def test_observed_least_squares_equals_per_row_lstsq():
-    Y = RNG.normal(size=(N, K))
-    bias = RNG.normal(size=N)
-    rows, cols, vals = [], [], []
-    for i in range(6):
-        picked = RNG.choice(N, size=2 + i, replace=False)
-        rows += [i] * picked.size
-        cols += picked.tolist()
-        vals += RNG.normal(size=picked.size).tolist()
-    csr = Matrix.from_coo(np.array(rows), np.array(cols), np.array(vals), (7, N))  # row 6 empty
-    got = foldin.observed_least_squares(csr, Y, reg=0.1, offset=2.0, item_bias=bias)
-    dense = csr.to_dense()
-    for i in range(7):
-        j = np.flatnonzero(dense[i])
-        A = np.vstack([Y[j], np.sqrt(0.1) * np.eye(K)])
-        b = np.concatenate([dense[i, j] - 2.0 - bias[j], np.zeros(K)])
-        expected = np.linalg.lstsq(A, b, rcond=None)[0] if j.size else np.zeros(K)
-        np.testing.assert_allclose(got[i], expected, rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("center", [False, True])
