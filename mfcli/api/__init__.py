@@ -1,0 +1,11 @@
+"""The one place that chains reading, computing and writing for the commands.
+
+The CLI resolves a config and calls one function here; nothing here parses
+options or prints. One module per command.
+"""
+
+from mfcli.api.evaluate import evaluate_files
+from mfcli.api.svd import fit_svd
+from mfcli.api.transform import transform_rows
+
+__all__ = ["evaluate_files", "fit_svd", "transform_rows"]

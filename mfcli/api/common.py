@@ -1,0 +1,35 @@
+"""What every fit command does around its solver: labels, provenance, the atomic write."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from mfcli.io.results import Result
+
+
+def labels_of(matrix) -> dict:
+    out = {}
+    if matrix.row_labels is not None:
+        out["row"] = np.asarray(matrix.row_labels)
+    if matrix.col_labels is not None:
+        out["col"] = np.asarray(matrix.col_labels)
+    return out
+
+
+def provenance_of(cfg, matrix, threads: int, elapsed: float) -> dict:
+    from mfcli.io.results import provenance
+    from mfcli.runtime import peak_rss_bytes
+
+    return provenance(
+        cfg.input.path, matrix, seed=cfg.runtime.seed, threads=threads, elapsed_s=elapsed,
+        peak_rss_bytes=peak_rss_bytes(),
+    )  # fmt: skip
+
+
+def write_atomic(result: Result, cfg) -> None:
+    from mfcli.io.results import write_result
+
+    write_result(result, cfg.output.path, force=cfg.output.force)
