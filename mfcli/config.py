@@ -911,6 +911,57 @@ class SvdConfig(BaseConfig):
             raise ConfigError("svd.shrink applies to --missing only", hint="add --missing")
 
 
+# --------------------------------------------------------------------- nmf
+NMF_SOLVERS = ("hals", "mu")
+NMF_LOSSES = ("frobenius", "kl")
+NMF_INITS = ("auto", "nndsvd", "nndsvda", "nndsvdar", "random")
+NMF_MASKS = ("none", "observed")
+
+
+@dataclass(frozen=True)
+class NmfSection:
+    """Options of ``mfcli nmf``."""
+
+    solver: str = option(
+        "hals", choices=NMF_SOLVERS, help="hals (coordinate descent) or mu (multiplicative updates)"
+    )
+    loss: str = option(
+        "frobenius", choices=NMF_LOSSES, help="frobenius (squared error) or kl (generalized KL)"
+    )
+    init: str = option(
+        "auto", choices=NMF_INITS, help="auto: nndsvda, or random with mask observed; seeded"
+    )
+    mask: str = option(
+        "none", choices=NMF_MASKS, help="none: zeros are data; observed: fit stored entries only"
+    )
+    l1_w: float = option(0.0, min=0, help="L1 penalty on W (row factors): l1_w * sum(W)")
+    l1_h: float = option(0.0, min=0, help="L1 penalty on H (column factors): l1_h * sum(H)")
+    l2_w: float = option(0.0, min=0, help="L2 penalty on W: 0.5 * l2_w * ||W||^2")
+    l2_h: float = option(0.0, min=0, help="L2 penalty on H: 0.5 * l2_h * ||H||^2")
+    tol: float = option(1e-4, min=0, help="relative objective decrease to stop at")
+    max_iter: int = option(200, min=1, help="iteration limit")
+    top: int = option(10, min=0, help="labels kept (and printed) per component; 0: none")
+
+
+@register("nmf")
+@dataclass(frozen=True)
+class NmfConfig(BaseConfig):
+    """``mfcli nmf``: non-negative matrix factorization X ~ W H^T."""
+
+    FLAGS: ClassVar[dict[str, str]] = {
+        **BaseConfig.FLAGS,
+        **{
+            name: f"nmf.{name}"
+            for name in (
+                "solver", "loss", "init", "mask", "l1_w", "l1_h", "l2_w", "l2_h", "tol",
+                "max_iter", "top",
+            )
+        },
+    }  # fmt: skip
+
+    nmf: NmfSection = section(NmfSection)
+
+
 # --------------------------------------------------------------- transform
 @dataclass(frozen=True)
 class TransformSection:

@@ -69,3 +69,11 @@ def read_options(
         row_labels=row_labels,
         col_labels=col_labels,
     )
+
+# Options of every fit command (svd, nmf, als, sgd).
+OUTPUT = typer.Option(None, "-o", "--output", help="Result file (.h5).")
+RANK = typer.Option(None, "-k", "--rank", help="Number of factors K.")
+SEED = typer.Option(None, "--seed", help="Random seed (default 0).")
+THREADS = typer.Option(None, "--threads", help="Threads (default: see 'mfcli info --env').")
+FIT_DTYPE = typer.Option(None, "--dtype", help="float32 (default) or float64.")
+FORCE = typer.Option(False, "--force", help="Replace an existing output file.")

@@ -167,5 +167,23 @@ def print_fit(summary: dict) -> None:
         console.print(f"  singular values: {shown}")
     if summary.get("explained_variance_ratio") is not None:
         console.print(f"  explained variance: {summary['explained_variance_ratio']:.1%}")
+    if summary.get("objective") is not None:
+        state = "converged" if summary.get("converged") else "stopped at the limit"
+        console.print(
+            f"  objective {summary['objective']:.6g}, relative error "
+            f"{summary['relative_error']:.4g} after {summary['iterations']} iterations ({state})"
+        )
+    _print_top(console, summary.get("top") or {})
     for note in summary.get("notes", []):
         console.print(f"  note: {note}")
+
+
+def _print_top(console, top: dict) -> None:
+    """Each component's strongest labels, one line per component and side."""
+    from rich.markup import escape
+
+    for side, rows in top.items():
+        console.print(f"  top {'rows' if side == 'row' else 'columns'} per component:")
+        for c, names in enumerate(rows):
+            shown = ", ".join(escape(str(v)) for v in names if v != "")
+            console.print(f"    {c + 1:>3}  {shown}", overflow="ellipsis", no_wrap=True)

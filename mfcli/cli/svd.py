@@ -37,8 +37,8 @@ training matrix and the config; reconstruction is row @ diag(s) @ col.T
 def svd(
     ctx: typer.Context,
     input: str | None = typer.Argument(None, help="Matrix file ('-' = stdin)."),
-    output: str | None = typer.Option(None, "-o", "--output", help="Result file (.h5)."),
-    rank: int | None = typer.Option(None, "-k", "--rank", help="Number of singular values K."),
+    output: str | None = opt.OUTPUT,
+    rank: int | None = opt.RANK,
     method: str | None = typer.Option(None, "--method", help="randomized|lanczos."),
     oversample: int | None = typer.Option(
         None, "--oversample", help="randomized: extra range-finder columns (default 10)."
@@ -57,10 +57,10 @@ def svd(
     shrink: float | None = typer.Option(
         None, "--shrink", help="--missing: soft threshold on singular values."
     ),
-    seed: int | None = typer.Option(None, "--seed", help="Random seed (default 0)."),
-    threads: int | None = typer.Option(None, "--threads", help="Threads (default: see --help)."),
-    dtype: str | None = typer.Option(None, "--dtype", help="float32 (default) or float64."),
-    force: bool = typer.Option(False, "--force", help="Replace an existing output file."),
+    seed: int | None = opt.SEED,
+    threads: int | None = opt.THREADS,
+    dtype: str | None = opt.FIT_DTYPE,
+    force: bool = opt.FORCE,
     format: str = opt.FORMAT,
     dataset: str | None = opt.DATASET,
     sep: str | None = opt.SEP,

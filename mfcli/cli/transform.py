@@ -18,6 +18,8 @@ Columns the model does not know are left out and counted.
 \b
 svd            (rows - mean) @ V @ diag(1/s): the rows' coordinates in U
 svd --missing  ridge least squares on each row's stored entries only
+nmf            non-negative least squares (or KL) with H fixed, the fit's
+               loss, mask and W penalties
 
 \b
 -o OUT.h5 writes /projections (rows x k) and /labels/row; -o OUT.csv (or

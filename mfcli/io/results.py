@@ -207,6 +207,9 @@ def _write_tree(g, tree: Mapping[str, Any]) -> None:
             _write_tree(_group(g, name), value)
         elif isinstance(value, str):
             _dataset(g, name, value, dtype=h5py.string_dtype())
+        elif np.asarray(value).dtype.kind in "OU":  # text arrays, e.g. labels
+            text = np.asarray(value).astype(str).astype(object)
+            _dataset(g, name, text, dtype=h5py.string_dtype())
         else:
             _dataset(g, name, np.asarray(value))
 
@@ -481,8 +484,9 @@ def _read_tree(obj):
 
     if isinstance(obj, h5py.Group):
         return {n: _read_tree(child) for n, child in obj.items()}
-    if obj.dtype.kind == "O" and obj.shape == ():
-        return obj.asstr()[()]
+    if obj.dtype.kind == "O":
+        text = obj.asstr()[()]
+        return text if obj.shape == () else np.asarray(text.tolist(), dtype=str)
     return obj[()]
 
 

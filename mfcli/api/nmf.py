@@ -1,0 +1,148 @@
+"""`mfcli nmf`: read, check for negative entries, fit, write the result with its topics."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from mfcli.api.common import labels_of, provenance_of, write_atomic
+
+if TYPE_CHECKING:
+    from mfcli.config import NmfConfig
+    from mfcli.data import Matrix
+    from mfcli.io.results import Result
+
+
+def fit_nmf(cfg: NmfConfig, callback=None) -> tuple[Result, dict]:
+    """Read ``cfg.input.path``, fit the NMF the config asks for, write the result.
+
+    Returns the written :class:`~mfcli.io.results.Result` and a summary for
+    printing (including each component's top labels). Nothing is written
+    unless the fit succeeds.
+
+    Raises
+    ------
+    UsageError : exit 2 (no input/output, k too large, options that do not combine)
+    InputDataError : exit 65 (a negative entry, named by row, column and value)
+    InputMissingError : exit 66
+    NumericsError : exit 4 (the factors stopped being finite)
+    OutputError : exit 73 (the output exists without --force)
+    """
+    from mfcli.errors import UsageError
+    from mfcli.io import read_matrix
+    from mfcli.io.atomic import check_output
+    from mfcli.runtime import Timer, use_threads
+    from mfcli.solvers import nmf as solver
+
+    if not cfg.input.path:
+        raise UsageError("no input file given", hint="mfcli nmf INPUT -k K -o OUT.h5")
+    if not cfg.output.path:
+        raise UsageError("no output file given", hint="use -o OUT.h5")
+    check_output(cfg.output.path, force=cfg.output.force)  # fail before the work
+    threads = use_threads(cfg.runtime.threads)
+    timer = Timer()
+    matrix = read_matrix(cfg.input.path, cfg.read_options())
+    read_s = timer.elapsed
+    _check_non_negative(matrix, cfg.input.path, solver.first_negative)
+    n = cfg.nmf
+    fit = solver.nmf(
+        matrix, cfg.model.rank, solver=n.solver, loss=n.loss, init=n.init, mask=n.mask,
+        l1_w=n.l1_w, l1_h=n.l1_h, l2_w=n.l2_w, l2_h=n.l2_h, tol=n.tol, max_iter=n.max_iter,
+        seed=cfg.runtime.seed, dtype=np.dtype(cfg.model.dtype), callback=callback,
+    )  # fmt: skip
+    fit_s = timer.elapsed - read_s
+    top = top_components(fit.W, fit.H, labels_of(matrix), n.top)
+    result = _nmf_result(cfg, matrix, fit, top)
+    result.provenance = provenance_of(cfg, matrix, threads.n, timer.elapsed)
+    write_atomic(result, cfg)
+    observed = ", observed entries" if fit.mask == "observed" else ""
+    summary = {
+        "method": f"nmf ({fit.solver}, {fit.loss}{observed})",
+        "path": cfg.output.path,
+        "shape": list(matrix.shape),
+        "nnz": int(matrix.nnz),
+        "k": int(fit.W.shape[1]),
+        "init": fit.init,
+        "iterations": int(fit.n_iter),
+        "converged": bool(fit.converged),
+        "objective": float(fit.objective),
+        "error": float(fit.error),
+        "relative_error": float(fit.relative_error),
+        "read_s": round(read_s, 3),
+        "fit_s": round(fit_s, 3),
+        "threads": threads.n,
+        "notes": list(fit.notes),
+        "top": {side: entry["labels"].tolist() for side, entry in top.items() if "labels" in entry},
+    }  # fmt: skip
+    return result, summary
+
+
+def _check_non_negative(matrix: Matrix, path: str, first_negative) -> None:
+    """Exit 65 on the first negative entry, named by its labels (or 1-based position)."""
+    from mfcli.errors import InputDataError
+
+    found = first_negative(matrix)
+    if found is None:
+        return
+    row, col, value = found
+
+    def name(labels, index: int) -> str:
+        return repr(str(labels[index])) if labels is not None else str(index + 1)
+
+    raise InputDataError(
+        f"negative value {value:g} at row {name(matrix.row_labels, row)}, "
+        f"column {name(matrix.col_labels, col)}",
+        hint="NMF needs non-negative input; shift or clip the values, or use 'mfcli svd'",
+    ).located(path)
+
+
+def top_components(W: np.ndarray, H: np.ndarray, labels: dict, n: int) -> dict:
+    """Each component's ``n`` largest rows of W and of H: indices, weights, labels.
+
+    Returns ``{side: {"index": (k, n) int64, "weight": (k, n), "labels": (k, n)}}``
+    for ``side`` in row/col; labels only where the input had them. Entries of
+    weight zero are not ranked: a component with fewer nonzeros pads with -1
+    (index) and an empty label.
+    """
+    if n <= 0:
+        return {}
+    out = {}
+    for side, factor in (("row", W), ("col", H)):
+        take = min(n, factor.shape[0])
+        # stable sort on -weight: ties keep index order, so the output is deterministic
+        order = np.argsort(-factor, axis=0, kind="stable")[:take].T
+        weight = np.take_along_axis(factor.T, order, axis=1)
+        index = np.where(weight > 0, order, -1).astype(np.int64)
+        entry = {"index": index, "weight": weight}
+        names = labels.get(side)
+        if names is not None:
+            text = np.asarray([str(v) for v in np.asarray(names).tolist()] + [""], dtype=object)
+            entry["labels"] = text[index]  # -1 picks the trailing ""
+        out[side] = entry
+    return out
+
+
+def _nmf_result(cfg, matrix, fit, top: dict) -> Result:
+    from mfcli.config import to_yaml
+    from mfcli.io.results import Result
+
+    stats = {
+        "objective": np.float64(fit.objective),
+        "error": np.float64(fit.error),
+        "relative_error": np.float64(fit.relative_error),
+        "iterations": np.int64(fit.n_iter),
+        "converged": np.bool_(fit.converged),
+        "init": fit.init,
+    }
+    if top:
+        stats["top"] = top
+    return Result(
+        "nmf",
+        config_yaml=to_yaml(cfg),
+        factors={"row": fit.W, "col": fit.H},
+        labels=labels_of(matrix),
+        history={name: np.asarray(values) for name, values in fit.history.items()},
+        train=matrix if matrix.is_sparse else None,
+        extra={"nmf": stats},
+    )
