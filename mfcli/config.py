@@ -962,6 +962,123 @@ class NmfConfig(BaseConfig):
     nmf: NmfSection = section(NmfSection)
 
 
+# --------------------------------------------------------------------- als
+ALS_SOLVERS = ("cg", "cholesky")
+ALS_CONFIDENCE = ("linear", "log")
+REG_SCALINGS = ("auto", "none", "count")
+
+
+@dataclass(frozen=True)
+class AlsSection:
+    """Options of ``mfcli als``; rows are users (``transpose`` when they are items)."""
+
+    implicit: bool = option(False, help="implicit feedback (Hu-Koren-Volinsky confidence)")
+    alpha: float = option(1.0, min=0, help="implicit: confidence scale alpha")
+    confidence: str = option(
+        "linear", choices=ALS_CONFIDENCE, help="implicit: 1 + alpha r, or 1 + alpha log(1 + r/eps)"
+    )
+    eps: float = option(1.0, min=0, help="implicit, log confidence: the eps of log(1 + r/eps)")
+    solver: str = option("cg", choices=ALS_SOLVERS, help="cg (conjugate gradient) or cholesky")
+    cg_steps: int = option(3, min=1, help="cg: steps per row and half-iteration")
+    reg: float | None = option(
+        None, min=0, help="lambda; null: 0.1 explicit, 0.01 implicit (the implicit library's)"
+    )
+    reg_scaling: str = option(
+        "auto", choices=REG_SCALINGS,
+        help="none: lambda; count: lambda x the row's entries (ALS-WR); auto: count explicit, "
+        "none implicit",
+    )  # fmt: skip
+    biases: bool = option(True, help="explicit: user and item biases")
+    iters: int = option(15, min=1, help="iterations (each solves users, then items)")
+    transpose: bool = option(False, help="the file is items x users")
+    validation: str | None = option(None, help="held-out file scored after every iteration")
+    metric: str | None = option(
+        None, help="early-stopping metric on validation; null: rmse explicit, ndcg@10 implicit"
+    )
+    patience: int | None = option(
+        None, min=1, help="stop after this many iterations without improvement; keep the best"
+    )
+
+
+@register("als")
+@dataclass(frozen=True)
+class AlsConfig(BaseConfig):
+    """``mfcli als``: alternating least squares, explicit or implicit feedback."""
+
+    FLAGS: ClassVar[dict[str, str]] = {
+        **BaseConfig.FLAGS,
+        **{
+            name: f"als.{name}"
+            for name in (
+                "implicit", "alpha", "confidence", "eps", "solver", "cg_steps", "reg",
+                "reg_scaling", "biases", "iters", "transpose", "validation", "metric", "patience",
+            )
+        },
+    }  # fmt: skip
+
+    als: AlsSection = section(AlsSection)
+
+    def validate(self) -> None:
+        a = self.als
+        if a.patience is not None and not a.validation:
+            raise ConfigError("als.patience needs a validation file", hint="add --validation FILE")
+
+
+# --------------------------------------------------------------------- sgd
+SGD_SCHEDULES = ("constant", "decay", "adagrad")
+
+
+@dataclass(frozen=True)
+class SgdSection:
+    """Options of ``mfcli sgd``; null means the solver's default."""
+
+    lr: float | None = option(None, min=0, help="learning rate; null: the solver's default")
+    reg: float | None = option(None, min=0, help="L2 on the factors; null: the solver's default")
+    reg_bias: float | None = option(
+        None, min=0, help="L2 on the biases; null: the solver's default"
+    )
+    epochs: int = option(20, min=1, help="passes over the ratings")
+    schedule: str | None = option(
+        None, choices=SGD_SCHEDULES, help="learning-rate schedule; null: the solver's default"
+    )
+    decay: float | None = option(None, min=0, help="schedule decay: its rate")
+    init_scale: float | None = option(
+        None, min=0, help="scale of the seeded initial factors; null: the solver's default"
+    )
+    biases: bool = option(True, help="global, user and item biases")
+    blocks: int = option(8, min=1, help="blocks per side of the grid (fixed: results depend on it)")
+    time_bins: int = option(0, min=0, help="time-aware biases over this many bins; 0: off")
+    resume: str | None = option(None, help="continue from this result file with new ratings")
+    validation: str | None = option(None, help="held-out file scored after every epoch")
+    metric: str | None = option(None, help="early-stopping metric on validation; null: rmse")
+    patience: int | None = option(
+        None, min=1, help="stop after this many epochs without improvement; keep the best"
+    )
+
+
+@register("sgd")
+@dataclass(frozen=True)
+class SgdConfig(BaseConfig):
+    """``mfcli sgd``: biased matrix factorization by parallel, deterministic SGD."""
+
+    FLAGS: ClassVar[dict[str, str]] = {
+        **BaseConfig.FLAGS,
+        **{
+            name: f"sgd.{name}"
+            for name in (
+                "lr", "reg", "reg_bias", "epochs", "schedule", "decay", "init_scale", "biases",
+                "blocks", "time_bins", "resume", "validation", "metric", "patience",
+            )
+        },
+    }  # fmt: skip
+
+    sgd: SgdSection = section(SgdSection)
+
+    def validate(self) -> None:
+        if self.sgd.patience is not None and not self.sgd.validation:
+            raise ConfigError("sgd.patience needs a validation file", hint="add --validation FILE")
+
+
 # --------------------------------------------------------------- transform
 @dataclass(frozen=True)
 class TransformSection:
