@@ -173,6 +173,8 @@ def print_fit(summary: dict) -> None:
             f"  objective {summary['objective']:.6g}, relative error "
             f"{summary['relative_error']:.4g} after {summary['iterations']} iterations ({state})"
         )
+    for line in summary.get("lines", []):
+        console.print(f"  {line}", markup=False, highlight=False)
     _print_top(console, summary.get("top") or {})
     for note in summary.get("notes", []):
         console.print(f"  note: {note}")

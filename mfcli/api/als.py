@@ -1,0 +1,125 @@
+"""`mfcli als`: read (users as rows), fit explicit or implicit ALS, write the result."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from mfcli.api.common import labels_of, provenance_of, write_atomic
+
+if TYPE_CHECKING:
+    from mfcli.config import AlsConfig
+    from mfcli.io.results import Result
+
+
+def resolved_reg(cfg: AlsConfig) -> tuple[float, str]:
+    """The lambda and its scaling after the config's nulls and ``auto`` are filled in."""
+    a = cfg.als
+    reg = a.reg if a.reg is not None else (0.01 if a.implicit else 0.1)
+    scaling = a.reg_scaling if a.reg_scaling != "auto" else ("none" if a.implicit else "count")
+    return float(reg), scaling
+
+
+def fit_als(cfg: AlsConfig, callback=None) -> tuple[Result, dict]:
+    """Read ``cfg.input.path``, fit ALS, write the result with its ``/train``.
+
+    With ``cfg.als.validation`` the held-out file is scored after every
+    iteration; with ``patience`` the fit stops early and keeps the best
+    iteration's factors.
+
+    Raises
+    ------
+    UsageError : exit 2 (no input/output, unknown metric, k too large)
+    InputDataError, InputMissingError : exit 65 / 66
+    NumericsError : exit 4 (the loss stopped being finite)
+    OutputError : exit 73 (the output exists without --force)
+    """
+    from mfcli.api.validation import scorer, transposed
+    from mfcli.errors import UsageError
+    from mfcli.io import read_matrix
+    from mfcli.io.atomic import check_output
+    from mfcli.runtime import Timer, use_threads
+    from mfcli.solvers import als as solver
+
+    if not cfg.input.path:
+        raise UsageError("no input file given", hint="mfcli als INPUT -k K -o OUT.h5")
+    if not cfg.output.path:
+        raise UsageError("no output file given", hint="use -o OUT.h5")
+    check_output(cfg.output.path, force=cfg.output.force)
+    threads = use_threads(cfg.runtime.threads)
+    timer = Timer()
+    a = cfg.als
+    matrix = read_matrix(cfg.input.path, cfg.read_options())
+    if a.transpose:
+        matrix = transposed(matrix)
+    validate, higher = None, True
+    metric = a.metric or ("ndcg@10" if a.implicit else "rmse")
+    if a.validation:
+        validate, higher = scorer(
+            a.validation, matrix, cfg.read_options(), metric, transpose=a.transpose
+        )
+    read_s = timer.elapsed
+    reg, scaling = resolved_reg(cfg)
+    fit = solver.als(
+        matrix, cfg.model.rank, implicit=a.implicit, alpha=a.alpha, confidence=a.confidence,
+        eps=a.eps, solver=a.solver, cg_steps=a.cg_steps, reg=reg, reg_scaling=scaling,
+        biases=a.biases and not a.implicit, iters=a.iters, seed=cfg.runtime.seed,
+        dtype=np.dtype(cfg.model.dtype), callback=callback, validate=validate,
+        patience=a.patience, higher_is_better=higher,
+    )  # fmt: skip
+    fit_s = timer.elapsed - read_s
+    result = _als_result(cfg, matrix, fit, reg, scaling)
+    result.provenance = provenance_of(cfg, matrix, threads.n, timer.elapsed)
+    write_atomic(result, cfg)
+    lines = [f"training loss {fit.history['loss'][-1]:.6g} after {fit.n_iter} iterations"]
+    if a.validation:
+        best = {name: float(v[fit.best_iter - 1]) for name, v in fit.history.items()
+                if name not in ("loss", "seconds")}  # fmt: skip
+        shown = ", ".join(f"{name} {value:.4f}" for name, value in best.items())
+        lines.append(f"validation: {shown} at iteration {fit.best_iter} (kept)")
+    kind = "implicit" if a.implicit else "explicit"
+    summary = {
+        "method": f"als ({kind}, {a.solver})",
+        "path": cfg.output.path,
+        "shape": list(matrix.shape),
+        "nnz": int(matrix.nnz),
+        "k": int(fit.U.shape[1]),
+        "iterations": int(fit.n_iter),
+        "best_iteration": int(fit.best_iter),
+        "loss": float(fit.history["loss"][-1]),
+        "reg": reg,
+        "reg_scaling": scaling,
+        "read_s": round(read_s, 3),
+        "fit_s": round(fit_s, 3),
+        "threads": threads.n,
+        "lines": lines,
+        "notes": list(fit.notes),
+    }
+    return result, summary
+
+
+def _als_result(cfg, matrix, fit, reg: float, scaling: str) -> Result:
+    from mfcli.config import to_yaml
+    from mfcli.io.results import Result
+
+    biases = {}
+    if fit.global_bias is not None:
+        biases["global"] = float(fit.global_bias)
+    if fit.row_bias is not None:
+        biases["row"] = fit.row_bias
+    if fit.col_bias is not None:
+        biases["col"] = fit.col_bias
+    return Result(
+        "als",
+        config_yaml=to_yaml(cfg),
+        factors={"row": fit.U, "col": fit.V},
+        biases=biases,
+        labels=labels_of(matrix),
+        history={name: np.asarray(values) for name, values in fit.history.items()},
+        train=matrix if matrix.is_sparse else None,
+        extra={"als": {
+            "reg": np.float64(reg), "reg_scaling": scaling, "iterations": np.int64(fit.n_iter),
+            "best_iteration": np.int64(fit.best_iter),
+        }},
+    )  # fmt: skip
