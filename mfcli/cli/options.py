@@ -70,6 +70,7 @@ def read_options(
         col_labels=col_labels,
     )
 
+
 # Options of every fit command (svd, nmf, als, sgd).
 OUTPUT = typer.Option(None, "-o", "--output", help="Result file (.h5).")
 RANK = typer.Option(None, "-k", "--rank", help="Number of factors K.")

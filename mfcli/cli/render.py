@@ -119,9 +119,7 @@ def print_demo(report: dict) -> None:
         console.print(f"   -> {fit['result']}", markup=False, highlight=False)
     if any(row["read_s"] > 5 for row in report["files"]):
         console.print("(the first run compiles mfcli's kernels; they are cached for next time)")
-    console.print(
-        "\nTry: mfcli info sample_data/ratings.csv  |  mfcli svd --help  |  mfcli --help"
-    )
+    console.print("\nTry: mfcli info sample_data/ratings.csv  |  mfcli svd --help  |  mfcli --help")
 
 
 def print_eval(summary: dict) -> None:
