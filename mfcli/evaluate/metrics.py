@@ -414,7 +414,8 @@ def predict(model: ScoringModel, users: np.ndarray, items: np.ndarray) -> np.nda
 
     Returns
     -------
-    (n,) float64: ``user_factors[u] @ item_factors[i]`` plus the biases
+    (n,) float64: ``user_factors[u] @ item_factors[i]`` plus the biases,
+    clipped to ``model.clip`` when the model has a rating range
     """
     users = np.ascontiguousarray(users, dtype=np.int64)
     items = np.ascontiguousarray(items, dtype=np.int64)
@@ -425,6 +426,8 @@ def predict(model: ScoringModel, users: np.ndarray, items: np.ndarray) -> np.nda
         out += model.user_bias[users]
     if model.item_bias is not None:
         out += model.item_bias[items]
+    if model.clip is not None:
+        np.clip(out, model.clip[0], model.clip[1], out=out)
     return out
 
 

@@ -37,6 +37,8 @@ class ScoringModel:
     item_labels : (n_items,) original ids, or None
     train : the training interactions in model rows and columns, or None
     method : "svd", "nmf", "als", "sgd" or "" when built from bare factors
+    clip : (low, high) rating predictions are clipped to (sgd: the training
+        range), or None
     """
 
     user_factors: np.ndarray
@@ -48,6 +50,7 @@ class ScoringModel:
     item_labels: np.ndarray | None = None
     train: Matrix | None = None
     method: str = ""
+    clip: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         dtype = np.result_type(self.user_factors, self.item_factors)
@@ -140,7 +143,18 @@ class ScoringModel:
             item_labels=result.labels.get("col"),
             train=result.train,
             method=result.method,
+            clip=_clip_range(result),
         )
+
+
+def _clip_range(result: Result) -> tuple[float, float] | None:
+    """The rating range a model clips its predictions to (``/sgd/clip``), if it has one."""
+    stored = result.extra.get(result.method, {}) if isinstance(result.extra, dict) else {}
+    clip = stored.get("clip") if isinstance(stored, dict) else None
+    if clip is None:
+        return None
+    low, high = (float(v) for v in np.asarray(clip).ravel()[:2])
+    return (low, high) if np.isfinite(low) and np.isfinite(high) and low <= high else None
 
 
 # ------------------------------------------------------------ id matching
