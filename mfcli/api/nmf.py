@@ -135,6 +135,10 @@ def _nmf_result(cfg, matrix, fit, top: dict) -> Result:
         "converged": np.bool_(fit.converged),
         "init": fit.init,
     }
+    if fit.mask == "observed" and matrix.nnz:
+        # scores of unseen pairs are clipped to the fitted range, as sgd's are (eval, recommend)
+        values = matrix.data if matrix.is_sparse else matrix.data[np.isfinite(matrix.data)]
+        stats["clip"] = np.asarray([values.min(), values.max()], dtype=np.float64)
     if top:
         stats["top"] = top
     return Result(

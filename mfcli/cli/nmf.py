@@ -16,7 +16,8 @@ HELP = """Non-negative factorization INPUT ~ W H^T with K components.
 --loss frobenius 0.5 * sum (x - w.h)^2
 --loss kl        generalized Kullback-Leibler sum (x log(x / wh) - x + wh), for counts
 --mask observed  fit only the stored entries (a ratings file: missing is not zero);
-                 score it with 'mfcli eval'
+                 scores are clipped to the fitted range; score it with 'mfcli eval'
+                 (with few ratings per row or column, add --l2-w/--l2-h)
 --init           nndsvd | nndsvda (zeros filled with the mean) | nndsvdar (small
                  random values) | random; auto = nndsvda, or random with --mask observed
 
