@@ -1099,3 +1099,61 @@ class TransformConfig(BaseConfig):
     }
 
     transform: TransformSection = section(TransformSection)
+
+
+# --------------------------------------------------------------- recommend
+@dataclass(frozen=True)
+class RecommendSection:
+    """Options of ``mfcli recommend``; ``--from`` interactions are ``input.path``."""
+
+    model: str | None = option(None, help="the fitted result file (.h5)")
+    users: str | None = option(None, help="comma-separated user ids to recommend for")
+    users_file: str | None = option(None, help="file with one user id per line")
+    all: bool = option(False, help="recommend for every user of the model")
+    n: int = option(10, min=1, help="items per user (neighbours per item)")
+    exclude_seen: bool | None = option(
+        None, help="drop the users' known items; null: when the model has /train (else a note)"
+    )
+    similar_items: str | None = option(
+        None, help="comma-separated item ids: their nearest items by cosine of item factors"
+    )
+
+
+@register("recommend")
+@dataclass(frozen=True)
+class RecommendConfig(BaseConfig):
+    """``mfcli recommend``: top-N items per user, or similar items, from a result file."""
+
+    FLAGS: ClassVar[dict[str, str]] = {
+        **BaseConfig.FLAGS,
+        "model_path": "recommend.model",
+        "user": "recommend.users",
+        "users_file": "recommend.users_file",
+        "all_users": "recommend.all",
+        "n": "recommend.n",
+        "exclude_seen": "recommend.exclude_seen",
+        "similar_items": "recommend.similar_items",
+        "from_file": "input.path",
+    }
+
+    recommend: RecommendSection = section(RecommendSection)
+
+    def validate(self) -> None:
+        r = self.recommend
+        if r.similar_items is not None:
+            users = r.users is not None or r.users_file is not None or r.all
+            if users or self.input.path is not None:
+                raise ConfigError(
+                    "recommend.similar_items excludes the user options",
+                    hint="ask for similar items or for users' recommendations, not both",
+                )
+            if r.exclude_seen is not None:
+                raise ConfigError(
+                    "recommend.exclude_seen applies to users, not to --similar-items",
+                    hint="an item is never its own neighbour; drop --exclude-seen/--include-seen",
+                )
+        elif r.all and (r.users is not None or r.users_file is not None):
+            raise ConfigError(
+                "recommend.all excludes recommend.users and recommend.users_file",
+                hint="use --all, or name the users with --user/--users",
+            )

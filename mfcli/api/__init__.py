@@ -7,8 +7,17 @@ options or prints. One module per command.
 from mfcli.api.als import fit_als
 from mfcli.api.evaluate import evaluate_files
 from mfcli.api.nmf import fit_nmf
+from mfcli.api.recommend import recommend
 from mfcli.api.sgd import fit_sgd
 from mfcli.api.svd import fit_svd
 from mfcli.api.transform import transform_rows
 
-__all__ = ["evaluate_files", "fit_als", "fit_nmf", "fit_sgd", "fit_svd", "transform_rows"]
+__all__ = [
+    "evaluate_files",
+    "fit_als",
+    "fit_nmf",
+    "fit_sgd",
+    "fit_svd",
+    "recommend",
+    "transform_rows",
+]

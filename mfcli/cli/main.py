@@ -130,7 +130,19 @@ def root(
 
 def _register() -> None:
     # Command modules import only typer-level code at top; heavy work is inside.
-    from mfcli.cli import als, demo, evaluate, generate, info, nmf, sgd, split, svd, transform  # noqa: F401
+    from mfcli.cli import (  # noqa: F401
+        als,
+        demo,
+        evaluate,
+        generate,
+        info,
+        nmf,
+        recommend,
+        sgd,
+        split,
+        svd,
+        transform,
+    )
 
 
 _register()
