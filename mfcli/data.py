@@ -185,19 +185,29 @@ class Matrix:
                 timestamps = timestamps.view(np.int64)
             elif timestamps.dtype.kind not in "biuf":
                 raise ValueError(f"timestamps must be numbers or datetimes, got {timestamps.dtype}")
-        _check_coords(rows, cols, n_rows, n_cols)
+        policy = {"sum": sb.DUP_SUM, "last": sb.DUP_LAST, "error": sb.DUP_ERROR}[duplicates]
 
-        # Stable counting sort by row, straight into the output arrays.
-        indptr, starts = sb.count_rows(rows, n_rows, sb.scatter_chunks(nnz, n_rows))
+        # Stable counting sort by row, straight into the output arrays, then
+        # each row sorted by column and de-duplicated in place.
         indices = np.empty(nnz, dtype=index_dtype(n_cols))
         data = np.ones(nnz, dtype=work) if values is None else np.empty(nnz, dtype=work)
         stamps = None if timestamps is None else np.empty(nnz, dtype=timestamps.dtype)
-        sb.scatter(rows, cols, values, timestamps, starts, indices, data, stamps)
-        del starts
-
-        policy = {"sum": sb.DUP_SUM, "last": sb.DUP_LAST, "error": sb.DUP_ERROR}[duplicates]
-        blocks = sb.row_blocks(indptr)
-        kept = sb.sort_dedupe_rows(indptr, blocks, indices, data, stamps, n_cols, policy)
+        if nnz <= sb.SERIAL_MAX:
+            bad, indptr, ordered = sb.build_serial(
+                rows, cols, values, timestamps, n_rows, n_cols, indices, data, stamps
+            )
+            _raise_out_of_range(rows, cols, n_rows, n_cols, int(bad))
+            if ordered:
+                kept = np.diff(indptr)
+            else:
+                kept = sb.sort_dedupe_serial(indptr, indices, data, stamps, n_cols, policy)
+        else:
+            _check_coords(rows, cols, n_rows, n_cols)
+            indptr, starts = sb.count_rows(rows, n_rows, sb.scatter_chunks(nnz, n_rows))
+            sb.scatter(rows, cols, values, timestamps, starts, indices, data, stamps)
+            del starts
+            blocks = sb.row_blocks(indptr)
+            kept = sb.sort_dedupe_rows(indptr, blocks, indices, data, stamps, n_cols, policy)
         n_kept = int(kept.sum())
         if duplicates == "error" and n_kept < nnz:
             del data, stamps
@@ -304,6 +314,11 @@ def _check_coords(rows, cols, n_rows, n_cols) -> None:
     if rows.shape != cols.shape:
         raise ValueError("rows and cols must have the same length")
     bad = int(first_out_of_range(rows, cols, n_rows, n_cols))
+    _raise_out_of_range(rows, cols, n_rows, n_cols, bad)
+
+
+def _raise_out_of_range(rows, cols, n_rows, n_cols, bad: int) -> None:
+    """Raise for entry ``bad``, whose row or column is out of range (nothing when -1)."""
     if bad < 0:
         return
     r = int(rows[bad])

@@ -33,6 +33,14 @@ def coo(seed, n_rows=60, n_cols=45, nnz=3000, dup_share=0.1, order="random", idx
     return rows.astype(idx), cols.astype(idx), values, stamps, (n_rows, n_cols)
 
 
+@pytest.fixture(params=["serial", "parallel"])
+def build_path(request, monkeypatch):
+    """from_coo's serial kernels (inputs up to SERIAL_MAX entries) or its parallel ones."""
+    if request.param == "parallel":
+        monkeypatch.setattr(sb, "SERIAL_MAX", -1)
+    return request.param
+
+
 def check_against_twin(m, rows, cols, values, stamps, shape, policy, dtype):
     indptr, indices, data, ts = naive_coo_to_csr(
         rows, cols, values, stamps, shape[0], policy, dtype
@@ -61,7 +69,7 @@ def check_against_twin(m, rows, cols, values, stamps, shape, policy, dtype):
         (np.int64, np.float64, "int64"),
     ],
 )
-def test_from_coo_matches_twin(order, policy, idx, dtype, stamps_kind):
+def test_from_coo_matches_twin(order, policy, idx, dtype, stamps_kind, build_path):
     rows, cols, values, stamps, shape = coo(1, order=order, idx=idx)
     stamps = None if stamps_kind is None else stamps.astype(stamps_kind)
     kept = [a.copy() for a in (rows, cols, values)]
@@ -158,7 +166,7 @@ def test_error_policy_names_first_duplicate_in_file_order():
 
 @pytest.mark.parametrize("seed", range(6))
 @pytest.mark.parametrize("order", ["random", "sorted", "rows"])
-def test_error_policy_matches_twin(seed, order):
+def test_error_policy_matches_twin(seed, order, build_path):
     rows, cols, values, _, shape = coo(seed, nnz=400, dup_share=0.01 * seed, order=order)
     first = naive_first_duplicate(rows, cols)
     if first < 0:
@@ -172,7 +180,7 @@ def test_error_policy_matches_twin(seed, order):
 
 
 @pytest.mark.parametrize("idx", [np.int32, np.int64])
-def test_out_of_range_names_first_bad_entry(idx):
+def test_out_of_range_names_first_bad_entry(idx, build_path):
     rows = np.array([0, 1, 2, 1, 9], dtype=idx)
     cols = np.array([0, 1, 3, 7, 0], dtype=idx)
     with pytest.raises(InputDataError) as info:
@@ -201,7 +209,7 @@ def test_bad_arguments():
 @pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs 2 numba threads")
 @pytest.mark.parametrize("policy", ["sum", "last"])
 @pytest.mark.parametrize("order", ["random", "rows"])
-def test_same_result_on_any_thread_count(policy, order):
+def test_same_result_on_any_thread_count(policy, order, monkeypatch):
     # Large enough for several scatter chunks, row blocks and parallel moves.
     rows, cols, values, stamps, shape = coo(
         7, n_rows=400, n_cols=3000, nnz=400_000, dup_share=0.3, order=order, idx=np.int32
@@ -209,9 +217,11 @@ def test_same_result_on_any_thread_count(policy, order):
     results = []
     previous = numba.get_num_threads()
     try:
-        for threads in (1, 2):
-            numba.set_num_threads(threads)
-            assert sb.scatter_chunks(len(rows), shape[0]) == threads
+        for threads in (None, 1, 2):  # None: the serial kernels
+            if threads is not None:
+                monkeypatch.setattr(sb, "SERIAL_MAX", -1)
+                numba.set_num_threads(threads)
+                assert sb.scatter_chunks(len(rows), shape[0]) == threads
             results.append(
                 Matrix.from_coo(
                     rows,
@@ -225,9 +235,10 @@ def test_same_result_on_any_thread_count(policy, order):
             )
     finally:
         numba.set_num_threads(previous)
-    one, two = results
+    serial, one, two = results
     for name in ("indptr", "indices", "data", "timestamps"):
         np.testing.assert_array_equal(getattr(one, name), getattr(two, name))
+        np.testing.assert_array_equal(getattr(serial, name), getattr(two, name))
     check_against_twin(two, rows, cols, values, stamps, shape, policy, np.float32)
 
 

@@ -1227,6 +1227,11 @@ def scan(
             )
             done[0] = n
             line0, row0 = line0 + n, row0 + n
+            if lo >= hi:  # all plain: _parse_chunk is not even loaded (milliseconds)
+                stats[c, :4] = n, 0, line0, hi
+                if release is not None:
+                    release(cuts[c], cuts[c + 1])
+                return
         tier = first_tier
         while True:
             _parse_chunk(
@@ -1355,10 +1360,23 @@ def _relabel(a, base, table):
         a[t] = table[a[t] - base]
 
 
+@njit(cache=True)
+def _mark_relabel(a, base, table):
+    """``_mark`` then ``_relabel`` of ``a`` in place: one kernel to load, not two."""
+    n = _mark(a, base, table)
+    _relabel(a, base, table)
+    return n
+
+
+def _relabel_parts(n: int) -> int:
+    """Parts of at least 1M for ``_relabel_all``."""
+    return max(1, min(numba.get_num_threads(), n >> 20))
+
+
 def _relabel_all(codes: np.ndarray, base: int, table: np.ndarray) -> None:
     """codes[:] = table[codes - base] in place, in parts of at least 1M on threads."""
     n = codes.shape[0]
-    parts = max(1, min(numba.get_num_threads(), n >> 20))
+    parts = _relabel_parts(n)
     cuts = [n * k // parts for k in range(parts + 1)]
     _on_threads(lambda k: _relabel(codes[cuts[k] : cuts[k + 1]], base, table), parts)
 
@@ -1382,10 +1400,13 @@ def factorize_ints(ids: np.ndarray, *, in_place: bool = False) -> tuple[np.ndarr
     span = int(ids.max()) - lo + 1
     if span <= max(ids.size, 1 << 22) and span < (1 << 31):
         table = np.zeros(span, dtype=np.int32)  # allocated here: cheaper to compile
-        _mark(ids, lo, table)
-        uniques = np.flatnonzero(table >= 0).astype(np.int64) + lo
         codes = ids if in_place else ids.copy()
-        _relabel_all(codes, lo, table)
+        if _relabel_parts(codes.shape[0]) == 1:
+            _mark_relabel(codes, lo, table)
+        else:
+            _mark(codes, lo, table)
+            _relabel_all(codes, lo, table)
+        uniques = np.flatnonzero(table >= 0).astype(np.int64) + lo
         return codes, uniques
     uniques, inverse = np.unique(ids, return_inverse=True)
     codes = inverse.astype(np.int64).reshape(-1)

@@ -13,6 +13,13 @@ is ever held:
 4. :func:`compact_rows` — rows that lost entries are moved left to close the
    gaps; the caller then shrinks the arrays.
 
+Small inputs take serial kernels instead: :func:`build_serial` (the range
+check and steps 1-2) and, only when a row is out of order,
+:func:`sort_dedupe_serial`. A parallel region costs a thread hand-off
+(milliseconds on a busy machine, several per kernel) and each kernel some
+milliseconds to load from the cache on its first call: more than the work
+itself below a few million entries.
+
 The output never depends on the number of threads or chunks. Parallel
 kernels are only called from Python, never from another jitted function:
 cached nested parallel kernels can segfault (numba issues 8578, 10128).
@@ -30,6 +37,8 @@ DUP_ERROR = 2
 INSERTION_MAX = 20
 # Row blocks for load balance: rows have power-law lengths.
 BLOCKS_PER_THREAD = 8
+# Inputs up to this many entries are built by build_serial.
+SERIAL_MAX = 1 << 22
 
 
 # --------------------------------------------------------------- range check
@@ -51,15 +60,21 @@ def first_out_of_range(rows, cols, n_rows, n_cols):
     n_chunks = 64 if nnz >= 1 << 20 else 1
     first = np.full(n_chunks, -1, dtype=np.int64)
     for c in prange(n_chunks):
-        for i in range(nnz * c // n_chunks, nnz * (c + 1) // n_chunks):
-            r = rows[i]
-            k = cols[i]
-            if r < 0 or r >= n_rows or k < 0 or k >= n_cols:
-                first[c] = i
-                break
+        lo = nnz * c // n_chunks
+        first[c] = _first_bad(rows, cols, n_rows, n_cols, lo, nnz * (c + 1) // n_chunks)
     for c in range(n_chunks):
         if first[c] >= 0:
             return first[c]
+    return -1
+
+
+@njit(cache=True)
+def _first_bad(rows, cols, n_rows, n_cols, lo, hi):
+    for i in range(lo, hi):
+        r = rows[i]
+        k = cols[i]
+        if r < 0 or r >= n_rows or k < 0 or k >= n_cols:
+            return i
     return -1
 
 
@@ -96,8 +111,20 @@ def count_rows(rows, n_rows, n_chunks):
     nnz = rows.shape[0]
     starts = np.zeros((n_chunks, n_rows), dtype=np.int64)
     for c in prange(n_chunks):
-        for i in range(nnz * c // n_chunks, nnz * (c + 1) // n_chunks):
-            starts[c, rows[i]] += 1
+        _count_slice(rows, nnz * c // n_chunks, nnz * (c + 1) // n_chunks, starts[c])
+    return _offsets(starts), starts
+
+
+@njit(cache=True)
+def _count_slice(rows, lo, hi, counts):
+    for i in range(lo, hi):
+        counts[rows[i]] += 1
+
+
+@njit(cache=True)
+def _offsets(starts):
+    """Turn per-slice row counts into first output positions, in place; the indptr."""
+    n_chunks, n_rows = starts.shape
     indptr = np.empty(n_rows + 1, dtype=np.int64)
     indptr[0] = 0
     pos = 0
@@ -107,7 +134,7 @@ def count_rows(rows, n_rows, n_chunks):
             starts[c, r] = pos
             pos += k
         indptr[r + 1] = pos
-    return indptr, starts
+    return indptr
 
 
 @njit(cache=True, parallel=True)
@@ -131,16 +158,23 @@ def scatter(rows, cols, values, timestamps, starts, indices, data, out_stamps):
     nnz = rows.shape[0]
     n_chunks = starts.shape[0]
     for c in prange(n_chunks):
+        lo, hi = nnz * c // n_chunks, nnz * (c + 1) // n_chunks
         fill = starts[c].copy()
-        for i in range(nnz * c // n_chunks, nnz * (c + 1) // n_chunks):
-            r = rows[i]
-            p = fill[r]
-            fill[r] = p + 1
-            indices[p] = cols[i]
-            if values is not None:
-                data[p] = values[i]
-            if timestamps is not None:
-                out_stamps[p] = timestamps[i]
+        _scatter_slice(rows, cols, values, timestamps, lo, hi, fill, indices, data, out_stamps)
+
+
+@njit(cache=True)
+def _scatter_slice(rows, cols, values, timestamps, lo, hi, fill, indices, data, out_stamps):
+    """Entries lo..hi-1 to their rows' next free positions ``fill`` (advanced)."""
+    for i in range(lo, hi):
+        r = rows[i]
+        p = fill[r]
+        fill[r] = p + 1
+        indices[p] = cols[i]
+        if values is not None:
+            data[p] = values[i]
+        if timestamps is not None:
+            out_stamps[p] = timestamps[i]
 
 
 # --------------------------------------------------- per-row sort and dedupe
@@ -298,14 +332,21 @@ def sort_dedupe_rows(indptr, blocks, indices, data, timestamps, n_cols, policy):
     """
     n_rows = indptr.shape[0] - 1
     kept = np.empty(n_rows, dtype=np.int64)
-    col_bits = 0
-    while (np.int64(1) << col_bits) < n_cols:
-        col_bits += 1
+    col_bits = _col_bits(n_cols)
     for blk in prange(blocks.shape[0] - 1):
         _sort_dedupe_block(
             blocks[blk], blocks[blk + 1], indptr, indices, data, timestamps, col_bits, policy, kept
         )
     return kept
+
+
+@njit(cache=True)
+def _col_bits(n_cols):
+    """Bits the radix sort needs for columns 0..n_cols-1."""
+    bits = 0
+    while (np.int64(1) << bits) < n_cols:
+        bits += 1
+    return bits
 
 
 @njit(cache=True)
@@ -342,6 +383,49 @@ def _sort_dedupe_block(lo, hi, indptr, indices, data, timestamps, col_bits, poli
         if distinct < b - a and policy != DUP_ERROR:
             distinct = _collapse(indices, data, timestamps, a, b, policy)
         kept[r] = distinct
+
+
+# ----------------------------------------------------------- small inputs
+@njit(cache=True)
+def build_serial(rows, cols, values, timestamps, n_rows, n_cols, indices, data, out_stamps):
+    """Steps 1 and 2 for a small input, serially, after the range check.
+
+    Arguments as for :func:`first_out_of_range` and :func:`scatter`. The
+    per-row sort is left to :func:`sort_dedupe_serial`, loaded only when a
+    row needs it (sorted input, e.g. ratings by user then item, does not).
+
+    Returns
+    -------
+    bad : int
+        The first entry out of range (then nothing else is done), or -1.
+    indptr : (n_rows + 1,) int64
+    ordered : bool
+        Every row's columns are strictly increasing already.
+    """
+    nnz = rows.shape[0]
+    bad = _first_bad(rows, cols, n_rows, n_cols, 0, nnz)
+    if bad >= 0:
+        return bad, np.empty(0, dtype=np.int64), False
+    starts = np.zeros((1, n_rows), dtype=np.int64)
+    _count_slice(rows, 0, nnz, starts[0])
+    indptr = _offsets(starts)
+    fill = starts[0]
+    _scatter_slice(rows, cols, values, timestamps, 0, nnz, fill, indices, data, out_stamps)
+    for r in range(n_rows):
+        for t in range(indptr[r] + 1, indptr[r + 1]):
+            if indices[t] <= indices[t - 1]:
+                return -1, indptr, False
+    return -1, indptr, True
+
+
+@njit(cache=True)
+def sort_dedupe_serial(indptr, indices, data, timestamps, n_cols, policy):
+    """:func:`sort_dedupe_rows` in one thread (no parallel region to start)."""
+    n_rows = indptr.shape[0] - 1
+    kept = np.empty(n_rows, dtype=np.int64)
+    bits = _col_bits(n_cols)
+    _sort_dedupe_block(0, n_rows, indptr, indices, data, timestamps, bits, policy, kept)
+    return kept
 
 
 # ------------------------------------------------------------------ compaction

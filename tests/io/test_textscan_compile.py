@@ -70,6 +70,7 @@ def test_plain_files_compile_only_the_plain_kernels(compiled):
         "_parse_plain_lines",
         "_parse_chunk",
         "_mark",
+        "_mark_relabel",
         "_relabel",
         "_factorize_tokens",
         "_gather_bytes",
