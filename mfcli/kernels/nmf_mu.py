@@ -187,8 +187,47 @@ def mu_update_dense(X, F, G, kl, l1, l2) -> None:
 
 # ------------------------------------------------------ KL coordinate descent
 @njit(cache=True)
-def _safe_step(xs, gc, wh, cnt, s, fc, lin, l2):
-    """``s`` halved until the 1-D objective does not increase (0 if it never does)."""
+def _curvature(xs, gc, wh, cnt, s, ra, rb):
+    """Log-term sums of the 1-D KL objective at step ``s``.
+
+    Returns ``sum x g / q``, ``sum x g^2 / q^2`` with ``q = wh + s g`` floored
+    at ``EPSILON``, and how many ``q`` were floored. The terms go through
+    ``ra``/``rb`` so the divisions vectorize; the sums keep four partial sums.
+    """
+    low = 0
+    for t in range(cnt):
+        q = wh[t] + s * gc[t]
+        low += q < EPSILON
+        inv = 1.0 / max(q, EPSILON)
+        r = xs[t] * gc[t] * inv
+        ra[t] = r
+        rb[t] = r * gc[t] * inv
+    a0 = a1 = a2 = a3 = 0.0
+    b0 = b1 = b2 = b3 = 0.0
+    t = 0
+    while t + 4 <= cnt:
+        a0 += ra[t]
+        a1 += ra[t + 1]
+        a2 += ra[t + 2]
+        a3 += ra[t + 3]
+        b0 += rb[t]
+        b1 += rb[t + 1]
+        b2 += rb[t + 2]
+        b3 += rb[t + 3]
+        t += 4
+    while t < cnt:
+        a0 += ra[t]
+        b0 += rb[t]
+        t += 1
+    return (a0 + a1) + (a2 + a3), (b0 + b1) + (b2 + b3), low
+
+
+@njit(cache=True)
+def _halved_step(xs, gc, wh, cnt, s, fc, lin, l2):
+    """``s`` halved until the 1-D objective does not increase (0 if it never does).
+
+    Only for steps that meet the floor, where the curvature bound does not hold.
+    """
     for _ in range(MAX_HALVINGS):
         delta = s * lin + l2 * s * (fc + 0.5 * s)
         for t in range(cnt):
@@ -208,13 +247,17 @@ def _kl_cd(indptr, indices, data, F, G, masked, l1, l2, colsum, newton_steps, bl
         longest = 0
         for i in range(blocks[b], blocks[b + 1]):
             longest = max(longest, indptr[i + 1] - indptr[i])
-        # The row's positive entries, their rows of G by component, predictions.
+        # The row's positive entries, their rows of G by component (a row's
+        # length apart, so one row's buffers stay small), and predictions.
         xs = np.empty(longest, dtype=np.float64)
-        gt = np.empty((k, longest), dtype=np.float64)
+        gt = np.empty(k * longest, dtype=np.float64)
         wh = np.empty(longest, dtype=np.float64)
+        ra = np.empty(longest, dtype=np.float64)
+        rb = np.empty(longest, dtype=np.float64)
         total = np.empty(k, dtype=np.float64)
         for i in range(blocks[b], blocks[b + 1]):
             f = F[i]
+            stride = indptr[i + 1] - indptr[i]
             if masked:
                 total[:] = 0.0
             else:
@@ -229,51 +272,71 @@ def _kl_cd(indptr, indices, data, F, G, masked, l1, l2, colsum, newton_steps, bl
                 if x > 0:
                     xs[cnt] = x
                     for c in range(k):
-                        gt[c, cnt] = g[c]
+                        gt[c * stride + cnt] = g[c]
                     cnt += 1
             wh[:cnt] = 0.0
             for c in range(k):
                 fc = np.float64(f[c])
-                gc = gt[c]
+                gc = gt[c * stride : c * stride + cnt]
                 for t in range(cnt):
                     wh[t] += fc * gc[t]
             for c in range(k):
-                gc = gt[c]
-                lin = total[c] + l1
-                fc = np.float64(f[c])
-                for _ in range(newton_steps):
-                    # Derivatives of the 1-D objective of f_ic at the current point.
-                    d1 = lin + l2 * fc
-                    d2 = l2
-                    low = 0
-                    for t in range(cnt):
-                        q = wh[t]
-                        if q < EPSILON:
-                            q = EPSILON
-                            low += 1
-                        r = xs[t] * gc[t] / q
-                        d1 -= r
-                        d2 += r * gc[t] / q
-                    if d2 > 0:
-                        new = max(0.0, fc - d1 / d2)
-                    elif d1 > 0:
-                        new = 0.0
-                    else:
-                        new = fc
-                    s = new - fc
-                    if s == 0.0:
-                        break
-                    # An increase from where the derivative is negative cannot
-                    # overshoot (the derivative is concave), a decrease can.
-                    if s < 0.0 or low > 0:
-                        s = _safe_step(xs, gc, wh, cnt, s, fc, lin, l2)
-                    f[c] = _cast_like(max(0.0, fc + s), F)
-                    s = np.float64(f[c]) - fc
-                    if s == 0.0:
-                        break
-                    fc += s
-                    for t in range(cnt):
-                        wh[t] += s * gc[t]
+                gc = gt[c * stride : c * stride + cnt]
+                _newton(xs, gc, wh, cnt, f, c, total[c] + l1, l2, newton_steps, ra, rb)
+
+
+@njit(cache=True)
+def _newton(xs, gc, wh, cnt, f, c, lin, l2, newton_steps, ra, rb):
+    """Projected Newton steps on ``f[c]``; its objective is, up to a constant,
+    ``lin f + l2 f^2 / 2 - sum x log(wh + (f - f0) g)``, convex with a concave
+    derivative.
+
+    A step up (from a negative derivative) lands short of the minimum, so the
+    objective decreases. A step down overshoots; it is kept when the objective
+    along it stays below the quadratic with the largest curvature on the way
+    (at its far end), else replaced by that quadratic's minimizer, which is
+    a decrease by construction. Neither needs a logarithm.
+    """
+    fc = np.float64(f[c])
+    a, b, low = _curvature(xs, gc, wh, cnt, 0.0, ra, rb)
+    for step in range(newton_steps):
+        d1 = lin + l2 * fc - a
+        d2 = l2 + b
+        if d2 > 0:
+            new = max(0.0, fc - d1 / d2)
+        elif d1 > 0:
+            new = 0.0
+        else:
+            new = fc
+        s = new - fc
+        if s == 0.0:
+            return
+        fresh = False
+        if low > 0:
+            s = _halved_step(xs, gc, wh, cnt, s, fc, lin, l2)
+        elif s < 0.0:
+            a1, b1, low1 = _curvature(xs, gc, wh, cnt, s, ra, rb)
+            if low1 > 0:
+                s = _halved_step(xs, gc, wh, cnt, s, fc, lin, l2)
+            elif d1 * s + 0.5 * (b1 + l2) * s * s <= 0.0:
+                a = a1
+                b = b1
+                fresh = True
+            else:
+                s = -d1 / (b1 + l2)
+        f[c] = _cast_like(max(0.0, fc + s), f)
+        taken = np.float64(f[c]) - fc
+        if taken == 0.0:
+            return
+        fresh = fresh and taken == s
+        fc += taken
+        for t in range(cnt):
+            wh[t] += taken * gc[t]
+        if step + 1 < newton_steps:
+            if fresh:
+                low = 0
+            else:
+                a, b, low = _curvature(xs, gc, wh, cnt, 0.0, ra, rb)
 
 
 def kl_cd_update_sparse(
@@ -283,8 +346,8 @@ def kl_cd_update_sparse(
 
     Hsieh & Dhillon (KDD 2011), the KL part, without variable selection: per
     row, each component in turn takes ``newton_steps`` projected Newton steps
-    on its 1-D convex objective, a step halved until the objective does not
-    increase. The row's predictions at its stored entries are kept and
+    on its 1-D convex objective, a step shortened when needed so the objective
+    never increases. The row's predictions at its stored entries are kept and
     updated, so a step costs O(row length).
 
     Parameters

@@ -47,7 +47,7 @@ def naive_frob(R, mask, W, H):
 
 
 def naive_kl_cd(R, mask, F, G, l1, l2, steps):
-    """The coordinate descent written out entry by entry over dense rows."""
+    """The coordinate descent written out over dense rows."""
     F = F.astype(np.float64).copy()
     G = G.astype(np.float64)
     full = np.ones_like(R, dtype=bool) if mask is None else mask
@@ -60,11 +60,23 @@ def naive_kl_cd(R, mask, F, G, l1, l2, steps):
         wh = g @ F[i]
         for c in range(F.shape[1]):
             lin = total[c] + l1
+            gc = g[:, c]
+
+            def curvature(s):
+                q = wh + s * gc
+                low = np.any(q < EPSILON)
+                q = np.maximum(q, EPSILON)
+                return np.sum(x * gc / q), np.sum(x * gc**2 / q**2), low
+
+            def objective(s):  # up to a constant
+                return lin * s + 0.5 * l2 * (f + s) ** 2 - np.sum(
+                    x * np.log(np.maximum(wh + s * gc, EPSILON)))
+
             for _ in range(steps):
                 f = F[i, c]
-                q = np.maximum(wh, EPSILON)
-                d1 = lin + l2 * f - np.sum(x * g[:, c] / q)
-                d2 = l2 + np.sum(x * g[:, c] ** 2 / q**2)
+                a, b, low = curvature(0.0)
+                d1 = lin + l2 * f - a
+                d2 = l2 + b
                 if d2 > 0:
                     new = max(0.0, f - d1 / d2)
                 else:
@@ -72,20 +84,20 @@ def naive_kl_cd(R, mask, F, G, l1, l2, steps):
                 s = new - f
                 if s == 0:
                     break
-                if s < 0 or np.any(wh < EPSILON):
+                a1, b1, low1 = curvature(s)
+                if low or (s < 0 and low1):
                     for _h in range(nmf_mu.MAX_HALVINGS):
-                        q1 = np.maximum(wh + s * g[:, c], EPSILON)
-                        delta = s * lin + l2 * s * (f + 0.5 * s) - np.sum(x * np.log(q1 / q))
-                        if delta <= 0:
+                        if objective(s) <= objective(0.0):
                             break
                         s *= 0.5
                     else:
                         s = 0.0
+                elif s < 0 and d1 * s + 0.5 * (b1 + l2) * s * s > 0:
+                    s = -d1 / (b1 + l2)
                 F[i, c] = max(0.0, f + s)
-                s = F[i, c] - f
-                if s == 0:
+                if F[i, c] == f:
                     break
-                wh = wh + s * g[:, c]
+                wh = wh + (F[i, c] - f) * gc
     return F
 
 
