@@ -23,12 +23,15 @@ def test_demo_json_reads_every_sample_file():
     }
     assert names["ratings.csv"]["nnz"] == 35000 and names["ratings.csv"]["timestamps"]
     assert names["docterm.mtx"]["labels"]  # the vocabulary beside it
-    ratings, dense = report["fits"]
+    ratings, dense, topics = report["fits"]
     assert ratings["fit"] == "svd (soft-impute)"
     rmse = float(ratings["result"].split("rmse ")[1].split(",")[0])
     assert 0.5 < rmse < 1.1  # ratings 1..5 with noise 0.5: well below a constant guess
     spectrum = [float(v) for v in dense["result"].split("values ")[1].split(", ")]
     assert spectrum[4] > 10 * spectrum[5]  # five planted values, then noise
+    assert topics["fit"].startswith("nmf (hals, frobenius")
+    found = topics["result"].split("topics: ")[1].split(" (")[0].split(" | ")
+    assert len(found) == 6 and all(len(words.split()) == 5 for words in found)
 
 
 def test_demo_runs_as_a_process_and_prints_a_table():
