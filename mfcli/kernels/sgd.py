@@ -1,0 +1,354 @@
+"""Kernels of biased matrix factorization by blocked, deterministic SGD.
+
+The ratings are cut into a ``B x B`` grid of blocks (rows and columns each
+in ``B`` groups). A *stratum* is ``B`` blocks sharing no row group and no
+column group: block ``g`` of the stratum with shift ``s`` is (row group ``g``,
+column group ``(g + s) % B``). :func:`sgd_epoch` runs the strata one after
+another and, inside a stratum, the ``B`` blocks in parallel; each block's
+ratings in the order they are stored. Two blocks of a stratum never touch
+the same factor row, bias or accumulator, so the result does not depend on
+the number of threads or on which thread runs which block (DSGD, Gemulla et
+al. 2011; FPSGD, Zhuang et al. 2013, without its dynamic scheduler).
+
+The order inside a block is drawn per epoch by :func:`shuffle_blocks` from a
+counter-based generator keyed by (seed, epoch, block), again independent of
+threads.
+
+Model: ``r_hat = mu + b_u + b_i + p_u . q_i`` clipped to ``[lo, hi]``, plus
+``b_{i,bin(t)} + alpha_u * dev_u(t)`` when time-aware. Per rating, with
+``e = r - r_hat`` (all right-hand sides use the values before the update)::
+
+    p_u += s_u * (e q_i - reg p_u)        q_i += s_i * (e p_u - reg q_i)
+    b_u += t_u * (e - reg_bias b_u)       b_i += t_i * (e - reg_bias b_i)
+    b_{i,bin} += t_i * (e - reg_bias b_{i,bin})
+    alpha_u += t_u * (e dev - reg_bias alpha_u)
+
+With a fixed step ``s_u = s_i = lr``, ``t_u = t_i = lr_bias``. With AdaGrad
+(as LIBMF, Chin et al. 2015) each factor row has one accumulator ``G``
+starting at 1: the step is ``lr / sqrt(G)``, then ``G`` grows by the mean
+squared gradient of the row's entries; each bias has its own accumulator the
+same way (the time terms use their user's or item's bias step).
+
+``FASTMATH`` lets LLVM reassociate sums and fuse multiply-adds (vectorised
+dot products) but leaves out ``nnan``/``ninf``, so non-finite values are
+still seen by ``np.isfinite``. Parallel kernels are only called from Python.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+from numba.extending import overload
+
+FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+
+
+def _cast_like(value, like):  # pragma: no cover - replaced in compiled code
+    return like.dtype.type(value)
+
+
+@overload(_cast_like)
+def _cast_like_impl(value, like):
+    target = like.dtype
+
+    def impl(value, like):
+        return target(value)
+
+    return impl
+
+
+# ------------------------------------------------------------ random numbers
+@njit(cache=True)
+def _mix(x):
+    """SplitMix64 finaliser of ``x + golden`` (uint64 in, uint64 out)."""
+    z = x + _GOLDEN
+    z = (z ^ (z >> np.uint64(30))) * _MIX1
+    z = (z ^ (z >> np.uint64(27))) * _MIX2
+    return z ^ (z >> np.uint64(31))
+
+
+@njit(cache=True)
+def stream_key(seed, a, b):
+    """A uint64 key for stream ``(a, b)`` of ``seed`` (all non-negative ints)."""
+    return _mix(_mix(_mix(np.uint64(seed)) ^ np.uint64(a)) ^ np.uint64(b))
+
+
+@njit(cache=True)
+def _unit(key, counter):
+    """Uniform in [0, 1) from ``key`` and a counter (53 bits)."""
+    return np.float64(_mix(key ^ _mix(np.uint64(counter))) >> np.uint64(11)) * (
+        1.0 / 9007199254740992.0
+    )
+
+
+@njit(cache=True, parallel=True)
+def init_factors(out, first, seed, stream, scale, uniform):
+    """Seeded initial factors for rows ``first..`` of ``out``, in place.
+
+    Row ``r`` depends only on ``(seed, stream, r)``, so a row gets the same
+    values whatever the array's size or the thread count (resumed fits give
+    new rows the values a fresh fit would have).
+
+    Parameters
+    ----------
+    out : (n, k) float32 or float64, C-contiguous; rows ``first..n-1`` written
+    first : first row to write
+    seed : non-negative int
+    stream : 0 for users, 1 for items
+    scale : standard deviation (normal) or upper bound (uniform)
+    uniform : draw uniform on ``[0, scale)`` instead of normal(0, scale)
+    """
+    k = out.shape[1]
+    for r in prange(first, out.shape[0]):
+        key = stream_key(seed, stream, r)
+        row = out[r]
+        if uniform:
+            for c in range(k):
+                row[c] = scale * _unit(key, c)
+        else:
+            for c in range(0, k, 2):
+                # Box-Muller: two normals per pair of uniforms.
+                a = 1.0 - _unit(key, c)
+                b = _unit(key, c + 1)
+                rad = scale * np.sqrt(-2.0 * np.log(a))
+                row[c] = rad * np.cos(2.0 * np.pi * b)
+                if c + 1 < k:
+                    row[c + 1] = rad * np.sin(2.0 * np.pi * b)
+
+
+# ------------------------------------------------------------ block layout
+@njit(cache=True)
+def block_order(rows, cols, row_group, col_group, n_groups):
+    """Group the entries by block (a stable counting sort).
+
+    Parameters
+    ----------
+    rows, cols : (nnz,) int32 or int64 row and column of each entry
+    row_group : (m,) int64 group of each row, in ``0..n_groups-1``
+    col_group : (n,) int64 group of each column
+    n_groups : B
+
+    Returns
+    -------
+    ptr : (B * B + 1,) int64, block ``g * B + h`` holds positions ``ptr[.]..ptr[. + 1]``
+    order : (nnz,) int64 entry at each position, entries of a block in input order
+    """
+    n_blocks = n_groups * n_groups
+    ptr = np.zeros(n_blocks + 1, dtype=np.int64)
+    nnz = rows.shape[0]
+    for t in range(nnz):
+        ptr[row_group[rows[t]] * n_groups + col_group[cols[t]] + 1] += 1
+    for b in range(n_blocks):
+        ptr[b + 1] += ptr[b]
+    fill = ptr[:n_blocks].copy()
+    order = np.empty(nnz, dtype=np.int64)
+    for t in range(nnz):
+        b = row_group[rows[t]] * n_groups + col_group[cols[t]]
+        order[fill[b]] = t
+        fill[b] += 1
+    return ptr, order
+
+
+@njit(cache=True, parallel=True)
+def shuffle_blocks(ptr, seed, epoch, scratch, src_i, src_j, src_v, src_bin, src_dev,
+                   dst_i, dst_j, dst_v, dst_bin, dst_dev):  # fmt: skip
+    """Copy the entries to ``dst_*`` shuffled inside each block.
+
+    Block ``b`` is permuted by Fisher-Yates with the stream ``(seed, epoch,
+    b)``: the same for any thread count. ``src_bin``/``src_dev`` may be empty
+    (no time information); then ``dst_bin``/``dst_dev`` are not touched.
+
+    Parameters
+    ----------
+    ptr : (n_blocks + 1,) int64 block boundaries
+    seed, epoch : non-negative ints
+    scratch : (nnz,) int64, overwritten
+    src_i, src_j : (nnz,) int32 rows and columns; src_v : (nnz,) values
+    src_bin : (nnz,) int32 time bins or (0,); src_dev : (nnz,) float or (0,)
+    dst_* : arrays of the same shapes and dtypes, overwritten
+    """
+    timed = src_bin.shape[0] > 0
+    for b in prange(ptr.shape[0] - 1):
+        lo = ptr[b]
+        hi = ptr[b + 1]
+        key = stream_key(seed, epoch, b)
+        for p in range(lo, hi):
+            scratch[p] = p
+        for p in range(hi - 1, lo, -1):
+            q = lo + np.int64(_unit(key, p) * (p - lo + 1))
+            tmp = scratch[p]
+            scratch[p] = scratch[q]
+            scratch[q] = tmp
+        for p in range(lo, hi):
+            s = scratch[p]
+            dst_i[p] = src_i[s]
+            dst_j[p] = src_j[s]
+            dst_v[p] = src_v[s]
+            if timed:
+                dst_bin[p] = src_bin[s]
+                dst_dev[p] = src_dev[s]
+
+
+# ------------------------------------------------------------ the SGD pass
+@njit(cache=True, fastmath=FASTMATH)
+def _block(lo, hi, ri, cj, vals, tbin, tdev, U, V, bu, bv, Gu, Gv, Gbu, Gbv, tbias, alpha,
+           Ru, Rv, mu, clip_lo, clip_hi, lr, lr_bias, reg_bias, biases, adagrad, timed):  # fmt: skip
+    """SGD over positions ``lo..hi-1``; returns (sum of squared errors, ok)."""
+    k = U.shape[1]
+    inv_k = 1.0 / k
+    sse = 0.0
+    for t in range(lo, hi):
+        u = ri[t]
+        i = cj[t]
+        pu = U[u]
+        qi = V[i]
+        dot = _cast_like(0.0, pu)
+        for c in range(k):
+            dot += pu[c] * qi[c]
+        pred = mu + dot
+        if biases:
+            pred += bu[u] + bv[i]
+        if timed:
+            pred += tbias[i, tbin[t]] + alpha[u] * tdev[t]
+        if not np.isfinite(pred):
+            return sse, False
+        pred = min(max(pred, clip_lo), clip_hi)
+        e = vals[t] - pred
+        sse += e * e
+        ef = _cast_like(e, pu)
+        if adagrad:
+            su = _cast_like(lr / np.sqrt(Gu[u]), pu)
+            si = _cast_like(lr / np.sqrt(Gv[i]), pu)
+            ru = _cast_like(Ru[u], pu)
+            rv = _cast_like(Rv[i], pu)
+            gu2 = _cast_like(0.0, pu)
+            gi2 = _cast_like(0.0, pu)
+            for c in range(k):
+                p = pu[c]
+                q = qi[c]
+                gp = ef * q - ru * p
+                gq = ef * p - rv * q
+                gu2 += gp * gp
+                gi2 += gq * gq
+                pu[c] = p + su * gp
+                qi[c] = q + si * gq
+            Gu[u] += gu2 * inv_k
+            Gv[i] += gi2 * inv_k
+        else:
+            su = _cast_like(1.0 - lr * Ru[u], pu)
+            si = _cast_like(1.0 - lr * Rv[i], pu)
+            se = _cast_like(lr * e, pu)
+            for c in range(k):
+                p = pu[c]
+                q = qi[c]
+                pu[c] = su * p + se * q
+                qi[c] = si * q + se * p
+        if biases or timed:
+            if adagrad:
+                tu = lr_bias / np.sqrt(Gbu[u])
+                ti = lr_bias / np.sqrt(Gbv[i])
+            else:
+                tu = lr_bias
+                ti = lr_bias
+            if biases:
+                gbu = e - reg_bias * bu[u]
+                gbv = e - reg_bias * bv[i]
+                bu[u] += tu * gbu
+                bv[i] += ti * gbv
+                if adagrad:
+                    Gbu[u] += gbu * gbu
+                    Gbv[i] += gbv * gbv
+            if timed:
+                bb = tbin[t]
+                tbias[i, bb] += ti * (e - reg_bias * tbias[i, bb])
+                alpha[u] += tu * (e * tdev[t] - reg_bias * alpha[u])
+    return sse, True
+
+
+@njit(cache=True, parallel=True)
+def sgd_epoch(ptr, shifts, ri, cj, vals, tbin, tdev, U, V, bu, bv, Gu, Gv, Gbu, Gbv,
+              tbias, alpha, Ru, Rv, mu, clip_lo, clip_hi, lr, lr_bias, reg_bias,
+              biases, adagrad, timed, sse, ok):  # fmt: skip
+    """One SGD epoch over a ``B x B`` grid of blocks, in place.
+
+    Parameters
+    ----------
+    ptr : (B * B + 1,) int64 block boundaries; block ``g * B + h`` is row
+        group ``g``, column group ``h``
+    shifts : (n_strata,) int64 strata in the order run (each in ``0..B-1``)
+    ri, cj : (nnz,) int32 row and column of each entry
+    vals : (nnz,) ratings in the factors' dtype
+    tbin : (nnz,) int32 time bin of each entry, or (0,) when not ``timed``
+    tdev : (nnz,) user time deviation of each entry, or (0,)
+    U : (m, k) float32 or float64, C-contiguous; V : (n, k) same dtype
+    bu, bv : (m,), (n,) biases (read and updated only with ``biases``)
+    Gu, Gv, Gbu, Gbv : (m,), (n,), (m,), (n,) AdaGrad accumulators (only with ``adagrad``)
+    tbias : (n, bins) time-binned item biases; alpha : (m,) user drift
+        (only with ``timed``)
+    mu : global bias
+    clip_lo, clip_hi : predictions are clipped to this range
+    lr, lr_bias : steps of the factors and of the biases
+    reg, reg_bias : L2 weights of the factors and of the biases
+    biases, adagrad, timed : bool switches
+    sse : (B * B,) float64, out: sum of squared errors per block
+    ok : (B * B,) bool, out: False where a non-finite prediction stopped the block
+    """
+    n_groups = np.int64(np.sqrt(ptr.shape[0] - 1) + 0.5)
+    sse[:] = 0.0
+    ok[:] = True
+    for s in range(shifts.shape[0]):
+        shift = shifts[s]
+        for g in prange(n_groups):
+            b = g * n_groups + (g + shift) % n_groups
+            part, good = _block(ptr[b], ptr[b + 1], ri, cj, vals, tbin, tdev, U, V, bu, bv,
+                                Gu, Gv, Gbu, Gbv, tbias, alpha, Ru, Rv, mu, clip_lo, clip_hi,
+                                lr, lr_bias, reg_bias, biases, adagrad, timed)  # fmt: skip
+            sse[b] = part
+            ok[b] = good
+
+
+# ------------------------------------------------------------ predictions
+@njit(cache=True, parallel=True, fastmath=FASTMATH)
+def predict_entries(rows, cols, U, V, bu, bv, mu, clip_lo, clip_hi, tbin, tdev, tbias, alpha, out):
+    """Clipped predictions at given (row, column) pairs.
+
+    Parameters
+    ----------
+    rows, cols : (q,) int64 indices (in range)
+    U, V : (m, k), (n, k) factors
+    bu, bv : (m,), (n,) biases, or (0,) for none
+    mu : global bias
+    clip_lo, clip_hi : clip range
+    tbin, tdev : (q,) time bin and user deviation per pair, or (0,) for the static model
+    tbias : (n, bins) or (0, 0); alpha : (m,) or (0,)
+    out : (q,) float64, overwritten
+    """
+    biased = bu.shape[0] > 0
+    timed = tbin.shape[0] > 0
+    k = U.shape[1]
+    for t in prange(rows.shape[0]):
+        u = rows[t]
+        i = cols[t]
+        acc = 0.0
+        for c in range(k):
+            acc += U[u, c] * V[i, c]
+        pred = mu + acc
+        if biased:
+            pred += bu[u] + bv[i]
+        if timed:
+            pred += tbias[i, tbin[t]] + alpha[u] * tdev[t]
+        out[t] = min(max(pred, clip_lo), clip_hi)
+
+
+@njit(cache=True)
+def all_finite(a):
+    """True when every value of the C-contiguous array ``a`` is finite."""
+    flat = a.reshape(-1)
+    for t in range(flat.shape[0]):
+        if not np.isfinite(flat[t]):
+            return False
+    return True
