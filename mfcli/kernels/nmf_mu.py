@@ -187,16 +187,20 @@ def mu_update_dense(X, F, G, kl, l1, l2) -> None:
 
 # ------------------------------------------------------ KL coordinate descent
 @njit(cache=True)
-def _curvature(xs, gc, wh, cnt, s, ra, rb):
+def _curvature(xs, gc, wh, cnt, s, ra, rb, gp, pending):
     """Log-term sums of the 1-D KL objective at step ``s``.
 
-    Returns ``sum x g / q``, ``sum x g^2 / q^2`` with ``q = wh + s g`` floored
-    at ``EPSILON``, and how many ``q`` were floored. The terms go through
-    ``ra``/``rb`` so the divisions vectorize; the sums keep four partial sums.
+    First adds ``pending * gp`` to ``wh`` (the previous component's last step,
+    applied here to save a pass). Returns ``sum x g / q``, ``sum x g^2 / q^2``
+    with ``q = wh + s g`` floored at ``EPSILON``, and how many ``q`` were
+    floored. The terms go through ``ra``/``rb`` so the divisions vectorize;
+    the sums keep four partial sums.
     """
     low = 0
     for t in range(cnt):
-        q = wh[t] + s * gc[t]
+        w = wh[t] + pending * gp[t]
+        wh[t] = w
+        q = w + s * gc[t]
         low += q < EPSILON
         inv = 1.0 / max(q, EPSILON)
         r = xs[t] * gc[t] * inv
@@ -280,13 +284,18 @@ def _kl_cd(indptr, indices, data, F, G, masked, l1, l2, colsum, newton_steps, bl
                 gc = gt[c * stride : c * stride + cnt]
                 for t in range(cnt):
                     wh[t] += fc * gc[t]
+            gp = gt[0:cnt]
+            pending = 0.0
             for c in range(k):
                 gc = gt[c * stride : c * stride + cnt]
-                _newton(xs, gc, wh, cnt, f, c, total[c] + l1, l2, newton_steps, ra, rb)
+                pending = _newton(
+                    xs, gc, wh, cnt, f, c, total[c] + l1, l2, newton_steps, ra, rb, gp, pending
+                )
+                gp = gc
 
 
 @njit(cache=True)
-def _newton(xs, gc, wh, cnt, f, c, lin, l2, newton_steps, ra, rb):
+def _newton(xs, gc, wh, cnt, f, c, lin, l2, newton_steps, ra, rb, gp, pending):
     """Projected Newton steps on ``f[c]``; its objective is, up to a constant,
     ``lin f + l2 f^2 / 2 - sum x log(wh + (f - f0) g)``, convex with a concave
     derivative.
@@ -296,9 +305,12 @@ def _newton(xs, gc, wh, cnt, f, c, lin, l2, newton_steps, ra, rb):
     along it stays below the quadratic with the largest curvature on the way
     (at its far end), else replaced by that quadratic's minimizer, which is
     a decrease by construction. Neither needs a logarithm.
+
+    ``pending * gp`` is first added to ``wh``; the last step taken is returned
+    instead of being added (the next component, or nobody, adds it).
     """
     fc = np.float64(f[c])
-    a, b, low = _curvature(xs, gc, wh, cnt, 0.0, ra, rb)
+    a, b, low = _curvature(xs, gc, wh, cnt, 0.0, ra, rb, gp, pending)
     for step in range(newton_steps):
         d1 = lin + l2 * fc - a
         d2 = l2 + b
@@ -310,12 +322,12 @@ def _newton(xs, gc, wh, cnt, f, c, lin, l2, newton_steps, ra, rb):
             new = fc
         s = new - fc
         if s == 0.0:
-            return
+            return 0.0
         fresh = False
         if low > 0:
             s = _halved_step(xs, gc, wh, cnt, s, fc, lin, l2)
         elif s < 0.0:
-            a1, b1, low1 = _curvature(xs, gc, wh, cnt, s, ra, rb)
+            a1, b1, low1 = _curvature(xs, gc, wh, cnt, s, ra, rb, gc, 0.0)
             if low1 > 0:
                 s = _halved_step(xs, gc, wh, cnt, s, fc, lin, l2)
             elif d1 * s + 0.5 * (b1 + l2) * s * s <= 0.0:
@@ -326,17 +338,16 @@ def _newton(xs, gc, wh, cnt, f, c, lin, l2, newton_steps, ra, rb):
                 s = -d1 / (b1 + l2)
         f[c] = _cast_like(max(0.0, fc + s), f)
         taken = np.float64(f[c]) - fc
-        if taken == 0.0:
-            return
-        fresh = fresh and taken == s
+        if taken == 0.0 or step + 1 == newton_steps:
+            return taken
+        if taken == s and fresh:
+            for t in range(cnt):
+                wh[t] += taken * gc[t]
+            low = 0
+        else:
+            a, b, low = _curvature(xs, gc, wh, cnt, 0.0, ra, rb, gc, taken)
         fc += taken
-        for t in range(cnt):
-            wh[t] += taken * gc[t]
-        if step + 1 < newton_steps:
-            if fresh:
-                low = 0
-            else:
-                a, b, low = _curvature(xs, gc, wh, cnt, 0.0, ra, rb)
+    return 0.0
 
 
 def kl_cd_update_sparse(
