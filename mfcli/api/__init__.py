@@ -7,7 +7,7 @@ options or prints. One module per command.
 from mfcli.api.als import fit_als
 from mfcli.api.evaluate import evaluate_files
 from mfcli.api.nmf import fit_nmf
-from mfcli.api.recommend import recommend
+from mfcli.api.recommend import recommendations
 from mfcli.api.sgd import fit_sgd
 from mfcli.api.svd import fit_svd
 from mfcli.api.transform import transform_rows
@@ -18,6 +18,6 @@ __all__ = [
     "fit_nmf",
     "fit_sgd",
     "fit_svd",
-    "recommend",
+    "recommendations",
     "transform_rows",
 ]

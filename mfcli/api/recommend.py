@@ -67,7 +67,7 @@ class Recommendations:
         return self.item_labels[cols]
 
 
-def recommend(cfg: RecommendConfig) -> Recommendations:
+def recommendations(cfg: RecommendConfig) -> Recommendations:
     """Compute what ``cfg`` asks for and write ``cfg.output.path`` when it is set.
 
     Returns
@@ -319,12 +319,16 @@ def _fold_new_users(cfg, result, model, notes: list[str]) -> dict:
     import dataclasses
 
     from mfcli.api.foldin import fold_in, in_model_columns, require
+    from mfcli.errors import MfcliError
     from mfcli.evaluate.model import ScoringModel, map_labels
     from mfcli.io import read_matrix
 
     require(result.method, "recommend --from")
     rows = read_matrix(cfg.input.path, dataclasses.replace(cfg.read_options(), dtype="float64"))
-    cols = map_labels(model.item_labels, rows.col_labels, model.n_items, rows.shape[1])
+    try:
+        cols = map_labels(model.item_labels, rows.col_labels, model.n_items, rows.shape[1])
+    except MfcliError as exc:
+        raise exc.located(cfg.input.path) from None
     unknown = int((cols < 0).sum())
     if unknown:
         notes.append(f"{unknown} item(s) of {cfg.input.path} are not in the model; left out")

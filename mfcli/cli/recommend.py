@@ -96,7 +96,7 @@ def recommend(
 ) -> None:
     import sys
 
-    from mfcli.api.recommend import as_json, recommend, write_text
+    from mfcli.api.recommend import as_json, recommendations, write_text
     from mfcli.cli import render
 
     cfg = configure.resolve_from_cli(ctx, "recommend", config, set_items, dict(
@@ -109,7 +109,7 @@ def recommend(
     if print_config:
         configure.print_config(cfg)
         return
-    recs = recommend(cfg)
+    recs = recommendations(cfg)
     summary = recs.summary
     if not quiet:
         for note in summary.get("notes", []):

@@ -401,7 +401,7 @@ def test_from_errors(models, tmp_path):
     _fails(66, models["svd"], "--from", tmp_path / "none.csv", contains=("none.csv",))
     labelled = tmp_path / "labelled.csv"
     labelled.write_text("user,item,rating\nx,y,5\n")
-    _fails(65, models["svd_mtx"], "--from", labelled, contains=("ids",))
+    _fails(65, models["svd_mtx"], "--from", labelled, contains=(f"{labelled}: only the file",))
 
 
 def test_nmf_models(nmf_model, tmp_path):
@@ -517,3 +517,16 @@ def test_closed_pipe_is_not_an_error(models):
     assert first == b"user,rank,item,score\n"
     assert code == 0, producer.stderr.read()
     assert producer.stderr.read() == b""
+
+
+def test_from_is_read_with_the_input_options(models, tmp_path):
+    new = tmp_path / "new.txt"
+    new.write_text("n1;18;5\nn1;36;4\n")
+    options = ("--format", "csv", "--sep", ";", "--no-header", "--columns", "0,1,2")
+    data = json.loads(_ok(models["svd"], "--from", new, *options, "-n", "2", "--json").stdout)
+    assert [x["user"] for x in data["recommendations"]] == ["n1"]
+    twice = tmp_path / "twice.csv"
+    twice.write_text("user,item,rating\nn1,18,5\nn1,18,4\n")
+    _ok(models["svd"], "--from", twice, "--duplicates", "last")
+    _fails(65, models["svd"], "--from", twice, "--duplicates", "error", contains=("twice.csv",))
+    _fails(2, models["svd"], "--from", twice, "--format", "nope", contains=("format",))

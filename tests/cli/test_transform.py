@@ -115,10 +115,10 @@ def test_output_and_model_errors(tmp_path):
     assert not (tmp_path / "q.h5").exists()
     no_out = invoke("transform", str(model), str(rows))
     assert no_out.exit_code == 2 and "no output file" in no_out.stderr
-    als = tmp_path / "als.h5"
-    write_result(Result("als", factors={"row": np.ones((2, 2)), "col": np.ones((N, 2))}), als)
-    other = invoke("transform", str(als), str(rows), "-o", str(tmp_path / "r.h5"))
-    assert other.exit_code == 2 and "does not support als" in other.stderr
+    sgd = tmp_path / "sgd.h5"
+    write_result(Result("sgd", factors={"row": np.ones((2, 2)), "col": np.ones((N, 2))}), sgd)
+    other = invoke("transform", str(sgd), str(rows), "-o", str(tmp_path / "r.h5"))
+    assert other.exit_code == 2 and "does not support sgd" in other.stderr
 
 
 def test_print_config(tmp_path):
