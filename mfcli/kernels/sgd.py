@@ -18,12 +18,14 @@ Model: ``r_hat = mu + b_u + b_i + p_u . q_i`` clipped to ``[lo, hi]``, plus
 ``b_{i,bin(t)} + alpha_u * dev_u(t)`` when time-aware. Per rating, with
 ``e = r - r_hat`` (all right-hand sides use the values before the update)::
 
-    p_u += s_u * (e q_i - reg p_u)        q_i += s_i * (e p_u - reg q_i)
+    p_u += s_u * (e q_i - reg_u p_u)      q_i += s_i * (e p_u - reg_i q_i)
     b_u += t_u * (e - reg_bias b_u)       b_i += t_i * (e - reg_bias b_i)
     b_{i,bin} += t_i * (e - reg_bias b_{i,bin})
     alpha_u += t_u * (e dev - reg_bias alpha_u)
 
-With a fixed step ``s_u = s_i = lr``, ``t_u = t_i = lr_bias``. With AdaGrad
+``reg_u``/``reg_i`` are per-row L2 weights (``Ru``, ``Rv``; the solver
+scales one ``reg`` by the rows' rating counts). With a fixed step ``s_u =
+s_i = lr``, ``t_u = t_i = lr_bias``. With AdaGrad
 (as LIBMF, Chin et al. 2015) each factor row has one accumulator ``G``
 starting at 1: the step is ``lr / sqrt(G)``, then ``G`` grows by the mean
 squared gradient of the row's entries; each bias has its own accumulator the
@@ -196,7 +198,8 @@ def shuffle_blocks(ptr, seed, epoch, scratch, src_i, src_j, src_v, src_bin, src_
 # ------------------------------------------------------------ the SGD pass
 @njit(cache=True, fastmath=FASTMATH)
 def _block(lo, hi, ri, cj, vals, tbin, tdev, U, V, bu, bv, Gu, Gv, Gbu, Gbv, tbias, alpha,
-           Ru, Rv, mu, clip_lo, clip_hi, lr, lr_bias, reg_bias, biases, adagrad, timed):  # fmt: skip
+           Ru, Rv, mu, clip_lo, clip_hi, lr, lr_bias, reg_bias, biases, adagrad,
+           timed):  # fmt: skip
     """SGD over positions ``lo..hi-1``; returns (sum of squared errors, ok)."""
     k = U.shape[1]
     inv_k = 1.0 / k
@@ -292,7 +295,8 @@ def sgd_epoch(ptr, shifts, ri, cj, vals, tbin, tdev, U, V, bu, bv, Gu, Gv, Gbu, 
     mu : global bias
     clip_lo, clip_hi : predictions are clipped to this range
     lr, lr_bias : steps of the factors and of the biases
-    reg, reg_bias : L2 weights of the factors and of the biases
+    Ru, Rv : (m,), (n,) L2 weight of each user's and item's factors
+    reg_bias : L2 weight of the biases
     biases, adagrad, timed : bool switches
     sse : (B * B,) float64, out: sum of squared errors per block
     ok : (B * B,) bool, out: False where a non-finite prediction stopped the block
@@ -345,10 +349,13 @@ def predict_entries(rows, cols, U, V, bu, bv, mu, clip_lo, clip_hi, tbin, tdev, 
 
 
 @njit(cache=True)
-def all_finite(a):
-    """True when every value of the C-contiguous array ``a`` is finite."""
+def max_abs(a):
+    """Largest magnitude in the C-contiguous array ``a``; inf if any value is not finite."""
     flat = a.reshape(-1)
+    top = 0.0
     for t in range(flat.shape[0]):
-        if not np.isfinite(flat[t]):
-            return False
-    return True
+        x = flat[t]
+        if not np.isfinite(x):
+            return np.inf
+        top = max(top, abs(x))
+    return top

@@ -109,7 +109,7 @@ def test_serial_epoch_matches_naive(biases, schedule, timed):
         np.testing.assert_allclose(p["bu"], ref["bu"], atol=1e-6)
         np.testing.assert_allclose(p["bv"], ref["bv"], atol=1e-6)
     if adagrad:
-        for got, want in zip(G, G_ref):
+        for got, want in zip(G, G_ref, strict=True):
             np.testing.assert_allclose(got, want, atol=1e-6)
     if timed:
         np.testing.assert_allclose(p["tbias"], ref["tbias"], atol=1e-6)
@@ -166,7 +166,7 @@ def test_shuffle_permutes_inside_blocks_and_ignores_threads():
         two = _shuffle(ptr, 5, 2, src)
     finally:
         numba.set_num_threads(before)
-    for a, b in zip(one, two):
+    for a, b in zip(one, two, strict=True):
         assert np.array_equal(a, b)
     idx = one[0]
     assert not np.array_equal(idx, src[0])
@@ -211,9 +211,11 @@ def test_predict_entries_matches_numpy():
     np.testing.assert_allclose(out, np.clip(want, 1.0, 5.0), atol=1e-12)
 
 
-def test_all_finite():
+def test_max_abs():
     a = np.zeros((3, 4), np.float32)
-    assert K.all_finite(a)
-    a[2, 1] = np.inf
-    assert not K.all_finite(a)
-    assert K.all_finite(np.empty(0))
+    assert K.max_abs(a) == 0.0
+    a[1, 2] = -7.5
+    assert K.max_abs(a) == 7.5
+    a[2, 1] = np.nan
+    assert K.max_abs(a) == np.inf
+    assert K.max_abs(np.empty(0)) == 0.0
