@@ -231,7 +231,7 @@ def hals_observed_rows(
 
     Row ``i`` uses ``B_i = sum_t g_{j_t} g_{j_t}.T`` and
     ``a_i = sum_t x_t g_{j_t}`` over its stored entries ``t`` (column
-    ``j_t``, value ``x_t``). A row without entries becomes 0.
+    ``j_t``, value ``x_t``). A row without entries becomes 0 (0 sweeps).
 
     Parameters
     ----------
@@ -254,6 +254,10 @@ def hals_observed_rows(
         w = np.empty(k)
         gram = np.empty((k, k))
         for i in range(blocks[b], blocks[b + 1]):
+            if indptr[i + 1] == indptr[i]:  # nothing stored: the minimiser is 0
+                F[i, :] = 0
+                sweeps[i] = 0
+                continue
             gram[:] = 0.0
             a[:] = 0.0
             for t in range(indptr[i], indptr[i + 1]):

@@ -336,13 +336,15 @@ class _HalsNone(_Problem):
         if self.dense is None:
             spmm.csr_matmul(*self.csr.args, H, self.csr.blocks, out)
         else:
-            out[:] = self.dense @ H
+            with np.errstate(over="ignore", invalid="ignore"):  # reported as NumericsError
+                out[:] = self.dense @ H
 
     def _xtw(self, W, out):
         if self.dense is None:
             spmm.csr_t_matmul(self.xt, W, out)
         else:
-            out[:] = self.dense.T @ W
+            with np.errstate(over="ignore", invalid="ignore"):
+                out[:] = self.dense.T @ W
 
     def step(self, W, H):
         pen = self.pen
@@ -626,6 +628,11 @@ def nmf(
         else:
             W, H = initialize(inp, k, init, observed=observed, seed=seed, dtype=dt)
         problem = _problem(inp, solver, loss, observed, dt, k, pen)
+        if observed:
+            # Rows and columns with nothing stored do not enter the objective but
+            # their penalties: 0 is their minimiser, and every update keeps it.
+            W[np.diff(inp.indptr) == 0] = 0
+            H[np.bincount(inp.indices, minlength=n) == 0] = 0
         fit = _iterate(problem, inp, W, H, tol, max_iter, callback, start)
     fit.solver, fit.loss, fit.init, fit.mask = solver, loss, init, mask
     return fit
@@ -688,6 +695,79 @@ def _iterate(problem, inp, W, H, tol, max_iter, callback, start) -> NMFFit:
         history={name: np.asarray(values, dtype=np.float64) for name, values in hist.items()},
         notes=notes,
     )
+
+
+def evaluate(
+    X,
+    W: np.ndarray,
+    H: np.ndarray,
+    *,
+    loss: str = "frobenius",
+    mask: str = "none",
+    l1_w: float = 0.0,
+    l1_h: float = 0.0,
+    l2_w: float = 0.0,
+    l2_h: float = 0.0,
+) -> dict[str, float]:
+    """The objective of given factors, computed directly (not from a solver's products).
+
+    Parameters
+    ----------
+    X : mfcli.data.Matrix, scipy.sparse matrix or (m, n) ndarray, non-negative
+    W : (m, k) non-negative
+    H : (n, k) non-negative (``X ~ W @ H.T``)
+    loss, mask, l1_w, l1_h, l2_w, l2_h : as in :func:`nmf`
+
+    Returns
+    -------
+    {"objective", "error", "relative_error"}, as in :class:`NMFFit`
+    """
+    _check_choice("loss", loss, LOSSES)
+    _check_choice("mask", mask, MASKS)
+    pen = _Penalty(*(_check_nonneg(name, v) for name, v in
+                     (("l1_w", l1_w), ("l1_h", l1_h), ("l2_w", l2_w), ("l2_h", l2_h))))  # fmt: skip
+    observed = mask == "observed"
+    inp = _validated(X, observed, "matrix", allow_zero=True)
+    m, n = inp.shape
+    W = np.asarray(W)
+    H = np.asarray(H)
+    if W.ndim != 2 or H.ndim != 2 or W.shape[0] != m or H.shape[0] != n or W.shape[1] != H.shape[1]:
+        raise UsageError(f"W and H must be (m, k) and (n, k) for the {m} x {n} matrix")
+    dt = np.result_type(W.dtype, H.dtype, np.float32)
+    W = np.ascontiguousarray(W, dtype=dt)
+    H = np.ascontiguousarray(H, dtype=dt)
+    kl = loss == "kl"
+    if kl:
+        a = _sparse_of(inp, dt)
+        data = nmf_mu.kl_divergence_sparse(*a.args, W, H, observed)
+        scale = float(np.sum(a.data, dtype=np.float64))
+        error = data
+    else:
+        if inp.is_sparse:
+            a = _csr(inp.indptr, inp.indices, inp.data, inp.shape, dt)
+            cross, sq = np.empty(m), np.empty(m)
+            nmf_hals.entry_sums(*a.args, W, H, a.blocks, cross, sq)
+            xsq = linalg.sum_squares(a.data)
+            if observed:
+                data = 0.5 * float(np.sum(sq))
+            else:
+                gram_dot = _gram_dot(linalg.gram(W), linalg.gram(H))
+                data = max(0.5 * (xsq - 2.0 * float(np.sum(cross)) + gram_dot), 0.0)
+        else:
+            dense = inp.dense
+            xsq = linalg.sum_squares(np.ascontiguousarray(dense).reshape(-1))
+            data = 0.0
+            step = max(1, (1 << 20) // n)  # residual ~1M values at a time
+            for lo in range(0, m, step):
+                res = dense[lo : lo + step] - W[lo : lo + step] @ H.T
+                data += 0.5 * linalg.sum_squares(np.asarray(res, dtype=np.float64).reshape(-1))
+        scale = float(np.sqrt(xsq))
+        error = float(np.sqrt(2.0 * data))
+    return {
+        "objective": float(data + pen.value(W, H)),
+        "error": float(error),
+        "relative_error": error / scale if scale > 0 else 0.0,
+    }
 
 
 # ------------------------------------------------------------------ fold-in
