@@ -131,6 +131,7 @@ class Matrix:
         dtype=np.float64,
         timestamps: np.ndarray | None = None,
         entry_label=None,
+        copy: bool = True,
         **kwargs,
     ) -> Matrix:
         """Build CSR from 0-based coordinates (any order).
@@ -150,6 +151,10 @@ class Matrix:
         entry_label : callable or None
             ``entry_label(i)`` turns an entry's position into a location for
             the duplicate error (e.g. a file line); by default the entry number.
+        copy : False hands ``values`` and ``timestamps`` over: when the
+            entries are grouped by row already and an array has the output
+            dtype, it becomes the matrix's own (sorted and merged in place)
+            instead of being copied. The caller must not use them afterwards.
 
         Returns
         -------
@@ -158,9 +163,10 @@ class Matrix:
             ``n_cols`` fits, ``indptr`` int32 when nnz fits. ``meta`` gains
             ``duplicates_merged`` and ``duplicate_policy``.
 
-        The inputs are not modified. Columns, values and timestamps are written
-        straight into the output arrays, so the peak above the inputs is the
-        output before de-duplication; merged entries are then given back.
+        The inputs are not modified (unless ``copy`` is False). Columns, values
+        and timestamps are written straight into the output arrays, so the peak
+        above the inputs is the output before de-duplication; merged entries
+        are then given back.
         """
         from mfcli.kernels import sparse_build as sb
 
@@ -188,16 +194,30 @@ class Matrix:
         policy = {"sum": sb.DUP_SUM, "last": sb.DUP_LAST, "error": sb.DUP_ERROR}[duplicates]
 
         # Stable counting sort by row, straight into the output arrays, then
-        # each row sorted by column and de-duplicated in place.
+        # each row sorted by column and de-duplicated in place. Entries grouped
+        # by row do not move: arrays handed over are kept (fresh memory is slow
+        # to fault in), and None tells the scatter to leave them as they are.
+        grouped = not copy and bool(sb.rows_grouped(rows))
         indices = np.empty(nnz, dtype=index_dtype(n_cols))
-        data = np.ones(nnz, dtype=work) if values is None else np.empty(nnz, dtype=work)
-        stamps = None if timestamps is None else np.empty(nnz, dtype=timestamps.dtype)
+        if grouped and _can_keep(values) and values.dtype == work:
+            data, values = values, None
+        else:
+            data = np.ones(nnz, dtype=work) if values is None else np.empty(nnz, dtype=work)
+        if grouped and _can_keep(timestamps):
+            stamps, timestamps = timestamps, None
+        else:
+            stamps = None if timestamps is None else np.empty(nnz, dtype=timestamps.dtype)
         if nnz <= sb.SERIAL_MAX:
-            bad, indptr, ordered = sb.build_serial(
-                rows, cols, values, timestamps, n_rows, n_cols, indices, data, stamps
+            indptr = np.zeros(n_rows + 1, dtype=np.int64)
+            fill = np.empty(n_rows, dtype=np.int64)
+            status = int(
+                sb.build_serial(
+                    rows, cols, values, timestamps, n_cols, indptr, fill, indices, data, stamps
+                )
             )
-            _raise_out_of_range(rows, cols, n_rows, n_cols, int(bad))
-            if ordered:
+            del fill
+            _raise_out_of_range(rows, cols, n_rows, n_cols, status)
+            if status == -1:  # every row in order already
                 kept = np.diff(indptr)
             else:
                 kept = sb.sort_dedupe_serial(indptr, indices, data, stamps, n_cols, policy)
@@ -295,14 +315,22 @@ def _aligned(array, nnz: int, name: str) -> np.ndarray:
     return array
 
 
+def _can_keep(array) -> bool:
+    """Can an array handed over to from_coo (copy=False) be sorted in place and kept?"""
+    return array is not None and array.flags.writeable
+
+
 def _shrink(array: np.ndarray, n: int) -> np.ndarray:
     """The first ``n`` entries, with the memory past them given back.
 
-    Only for arrays made by the caller with no view on them. A slice would
-    keep the whole buffer alive; ``resize`` reallocates in place (large
-    buffers are mremap-ed, so the tail pages are released). The reference
-    check is off because the call itself holds extra references.
+    Only for arrays made by from_coo, or handed over to it, with no other
+    view on them. A slice would keep the whole buffer alive; ``resize``
+    reallocates in place (large buffers are mremap-ed, so the tail pages are
+    released). The reference check is off because the call itself holds
+    extra references.
     """
+    if not array.flags.owndata:  # a view handed over (copy=False)
+        return array[:n].copy()
     array.resize(n, refcheck=False)
     return array
 

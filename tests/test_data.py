@@ -242,6 +242,35 @@ def test_same_result_on_any_thread_count(policy, order, monkeypatch):
     check_against_twin(two, rows, cols, values, stamps, shape, policy, np.float32)
 
 
+@pytest.mark.parametrize("order", ["random", "rows", "sorted"])
+@pytest.mark.parametrize("policy", ["sum", "last", "error"])
+def test_handed_over_arrays_are_kept_when_grouped(order, policy, build_path):
+    rows, cols, values, stamps, shape = coo(3, nnz=2000, dup_share=0.2, order=order)
+    if policy == "error":  # no duplicates then
+        _, first = np.unique(rows * shape[1] + cols, return_index=True)
+        keep = np.sort(first)
+        rows, cols, values, stamps = rows[keep], cols[keep], values[keep], stamps[keep]
+    want = Matrix.from_coo(rows, cols, values, shape, duplicates=policy, timestamps=stamps)
+    given = values.copy(), stamps.copy()
+    m = Matrix.from_coo(
+        rows, cols, given[0], shape, duplicates=policy, timestamps=given[1], copy=False
+    )
+    for name in ("indptr", "indices", "data", "timestamps"):
+        np.testing.assert_array_equal(getattr(m, name), getattr(want, name))
+    grouped = order != "random"  # then sorted and merged in place (and shrunk)
+    assert (m.data is given[0]) == grouped and (m.timestamps is given[1]) == grouped
+
+
+def test_handed_over_views_are_copied_when_merged():
+    rows, cols, values, stamps, shape = coo(4, nnz=2000, dup_share=0.3, order="rows")
+    want = Matrix.from_coo(rows, cols, values, shape, duplicates="last", timestamps=stamps)
+    block = np.stack([values, stamps.astype(np.float64)])  # views that own nothing
+    m = Matrix.from_coo(rows, cols, block[0], shape, duplicates="last", copy=False)
+    assert m.meta["duplicates_merged"] > 0
+    np.testing.assert_array_equal(m.data, want.data)
+    assert not np.shares_memory(m.data, block)
+
+
 def test_merged_arrays_are_shrunk_not_sliced():
     rows, cols, values, stamps, shape = coo(8, nnz=20_000, dup_share=0.3)
     m = Matrix.from_coo(rows, cols, values, shape, duplicates="last", timestamps=stamps)

@@ -78,6 +78,16 @@ def _first_bad(rows, cols, n_rows, n_cols, lo, hi):
     return -1
 
 
+@njit(cache=True)
+def rows_grouped(rows):
+    """Are the entries grouped by row already (rows non-decreasing)? Then the
+    counting sort moves nothing."""
+    for i in range(1, rows.shape[0]):
+        if rows[i] < rows[i - 1]:
+            return False
+    return True
+
+
 # ------------------------------------------------------ counting sort by row
 def scatter_chunks(nnz: int, n_rows: int) -> int:
     """How many input slices to count and scatter in parallel.
@@ -387,35 +397,37 @@ def _sort_dedupe_block(lo, hi, indptr, indices, data, timestamps, col_bits, poli
 
 # ----------------------------------------------------------- small inputs
 @njit(cache=True)
-def build_serial(rows, cols, values, timestamps, n_rows, n_cols, indices, data, out_stamps):
+def build_serial(rows, cols, values, timestamps, n_cols, indptr, fill, indices, data, out_stamps):
     """Steps 1 and 2 for a small input, serially, after the range check.
 
-    Arguments as for :func:`first_out_of_range` and :func:`scatter`. The
-    per-row sort is left to :func:`sort_dedupe_serial`, loaded only when a
-    row needs it (sorted input, e.g. ratings by user then item, does not).
+    Arguments as for :func:`first_out_of_range` and :func:`scatter`, plus
+    ``indptr`` (n_rows + 1, zeros) to fill and ``fill`` (n_rows) scratch: the
+    caller allocates, as a kernel that returns arrays costs milliseconds more
+    to load from the cache. The per-row sort is left to
+    :func:`sort_dedupe_serial`, loaded only when a row needs it (sorted
+    input, e.g. ratings by user then item, does not).
 
     Returns
     -------
-    bad : int
-        The first entry out of range (then nothing else is done), or -1.
-    indptr : (n_rows + 1,) int64
-    ordered : bool
-        Every row's columns are strictly increasing already.
+    int
+        The first entry out of range (then nothing else is done); else -1
+        when every row's columns are strictly increasing already, -2 when not.
     """
     nnz = rows.shape[0]
+    n_rows = fill.shape[0]
     bad = _first_bad(rows, cols, n_rows, n_cols, 0, nnz)
     if bad >= 0:
-        return bad, np.empty(0, dtype=np.int64), False
-    starts = np.zeros((1, n_rows), dtype=np.int64)
-    _count_slice(rows, 0, nnz, starts[0])
-    indptr = _offsets(starts)
-    fill = starts[0]
+        return bad
+    _count_slice(rows, 0, nnz, indptr[1:])
+    for r in range(n_rows):
+        fill[r] = indptr[r]
+        indptr[r + 1] += indptr[r]
     _scatter_slice(rows, cols, values, timestamps, 0, nnz, fill, indices, data, out_stamps)
     for r in range(n_rows):
         for t in range(indptr[r] + 1, indptr[r + 1]):
             if indices[t] <= indices[t - 1]:
-                return -1, indptr, False
-    return -1, indptr, True
+                return -2
+    return -1
 
 
 @njit(cache=True)

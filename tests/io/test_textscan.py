@@ -320,6 +320,18 @@ def _big_text(n_lines: int, seed: int = 3) -> str:
     return "\n".join(lines) + "\n"
 
 
+def test_count_newlines_at_any_offset_and_alignment():
+    rng = np.random.default_rng(5)
+    for _ in range(500):
+        n = int(rng.integers(0, 80))
+        raw = rng.choice(np.frombuffer(b"\n,1", np.uint8), n).tobytes()
+        pad = int(rng.integers(0, 8))  # the buffer itself starts off a word boundary
+        buf = ts.as_buffer(np.frombuffer(b"x" * pad + raw, np.uint8)[pad:])
+        lo = int(rng.integers(0, n + 1))
+        hi = int(rng.integers(lo, n + 1))
+        assert ts.count_newlines(buf, lo, hi) == raw[lo:hi].count(b"\n")
+
+
 def test_parallel_scan_equals_serial():
     text = _big_text(60000)
     serial = scan(text, [ts.INT, ts.INT, ts.FLOAT], n_chunks=1)
@@ -330,6 +342,17 @@ def test_parallel_scan_equals_serial():
         assert np.array_equal(par.ints, serial.ints)
         assert np.array_equal(par.floats, serial.floats)
         assert par.n_comments == serial.n_comments
+
+
+@pytest.mark.parametrize("chunks", [1, 7])
+def test_own_columns_have_arrays_of_their_own(chunks):
+    text = _big_text(20000)  # comments and blank lines: gaps closed between chunks
+    shared = scan(text, [ts.INT, ts.INT, ts.FLOAT], n_chunks=chunks)
+    own = scan(text, [ts.INT, ts.INT, ts.FLOAT], n_chunks=chunks, own=[1, 2])  # 2: a float
+    assert own.ints.shape == (1, 20000) and own.floats.shape == (1, 20000)
+    for f in range(3):
+        np.testing.assert_array_equal(own.column(f), shared.column(f))
+    assert not np.shares_memory(own.column(1), own.ints)
 
 
 def test_parallel_scan_reports_the_first_error():
