@@ -15,7 +15,7 @@ no dense matrix is formed.
 
 explicit, with ``z_j = [y_j, 1]`` and unknowns ``[x_u, b_u]`` when ``biased``
 (else ``z_j = y_j``, unknowns ``x_u``), target ``e_t = data[t] - offset -
-col_bias[j]`` (``- offset`` only when not biased, ``offset`` 0 then)::
+col_bias[j]`` (``col_bias`` only when ``biased``)::
 
     (sum_t z_j z_j.T + lam_u I) [x_u, b_u] = sum_t e_t z_j
 
@@ -30,8 +30,13 @@ that runs it, so no result depends on the number of threads. Scratch vectors
 and matrices are allocated once per block of rows, never per row.
 
 Blocks (:func:`cost_blocks`) hold about equal work (per row ``k`` units for
-the ``G`` products, per entry about 2), so threads finish together under
-numba's static split of ``prange``.
+the ``G`` products, per entry about 2); the solver also hands them out one
+at a time (``numba.parallel_chunksize(1)``) so a core slowed by another
+process does not hold up the half-step.
+
+``implicit_cg`` with ``diagonal`` takes ``G`` diagonal: the solver rotates
+both factors to the eigenvectors of ``Y.T Y`` first (a symmetry of the
+model, see :mod:`mfcli.solvers.als`), and :func:`rotate_rows` does that.
 
 Grams (:func:`gram_partials`) are summed in float64 over fixed row chunks
 whose partial sums the caller adds in chunk order: again independent of the
