@@ -99,9 +99,36 @@ def _generate(spec: dict):
             noise=spec.get("noise", 0.01),
             seed=seed,
         )
+    elif kind == "lowrank-nonneg":
+        matrix = _lowrank_nonneg(spec, seed)
     else:
         raise ValueError(f"unknown data kind {kind!r}")
     return matrix
+
+
+def _lowrank_nonneg(spec: dict, seed: int):
+    """Dense ``max(W H + noise * rms(W H) * N(0, 1), 0)`` for NMF.
+
+    ``W`` (rows x rank) and ``H`` (rank x cols) hold exponential entries of
+    which a share ``density`` is kept (the rest are zero), so the planted
+    factors are non-negative and sparse, as NMF assumes; ``noise`` is the
+    Gaussian noise's standard deviation relative to the root mean square of
+    ``W H``.
+    """
+    import numpy as np
+
+    from mfcli.data import Matrix
+
+    rng = np.random.default_rng(seed)
+    rows, cols, rank = spec["rows"], spec["cols"], spec.get("rank", 10)
+    density = spec.get("density", 0.3)
+    w = rng.exponential(size=(rows, rank)) * (rng.random((rows, rank)) < density)
+    h = rng.exponential(size=(rank, cols)) * (rng.random((rank, cols)) < density)
+    values = w @ h
+    scale = spec.get("noise", 0.01) * np.sqrt(np.mean(values**2))
+    values += scale * rng.standard_normal(values.shape)
+    np.maximum(values, 0, out=values)
+    return Matrix.from_dense(values, meta={"generator": "lowrank-nonneg", "seed": seed})
 
 
 if __name__ == "__main__":
