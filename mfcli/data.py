@@ -153,8 +153,9 @@ class Matrix:
             the duplicate error (e.g. a file line); by default the entry number.
         copy : False hands ``values`` and ``timestamps`` over: when the
             entries are grouped by row already and an array has the output
-            dtype, it becomes the matrix's own (sorted and merged in place)
-            instead of being copied. The caller must not use them afterwards.
+            dtype (and holds little memory besides its own), it becomes the
+            matrix's own (sorted and merged in place) instead of being copied.
+            The caller must not use them afterwards.
 
         Returns
         -------
@@ -316,8 +317,13 @@ def _aligned(array, nnz: int, name: str) -> np.ndarray:
 
 
 def _can_keep(array) -> bool:
-    """Can an array handed over to from_coo (copy=False) be sorted in place and kept?"""
-    return array is not None and array.flags.writeable
+    """Can an array handed over to from_coo (copy=False) be sorted in place and
+    kept? Not when it is a view holding much more memory than its own (a row of
+    a parsed table): the matrix would keep all of it alive."""
+    if array is None or not array.flags.writeable:
+        return False
+    held = array.nbytes if array.base is None else array.base.nbytes
+    return held - array.nbytes <= array.nbytes // 64  # e.g. comment lines' slots
 
 
 def _shrink(array: np.ndarray, n: int) -> np.ndarray:

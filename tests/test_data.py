@@ -264,11 +264,16 @@ def test_handed_over_arrays_are_kept_when_grouped(order, policy, build_path):
 def test_handed_over_views_are_copied_when_merged():
     rows, cols, values, stamps, shape = coo(4, nnz=2000, dup_share=0.3, order="rows")
     want = Matrix.from_coo(rows, cols, values, shape, duplicates="last", timestamps=stamps)
-    block = np.stack([values, stamps.astype(np.float64)])  # views that own nothing
-    m = Matrix.from_coo(rows, cols, block[0], shape, duplicates="last", copy=False)
+    block = np.append(values, 0.0)
+    view = block[:-1]  # owns nothing, holds little besides its own: kept, then copied
+    m = Matrix.from_coo(rows, cols, view, shape, duplicates="last", copy=False)
     assert m.meta["duplicates_merged"] > 0
     np.testing.assert_array_equal(m.data, want.data)
     assert not np.shares_memory(m.data, block)
+    table = np.stack([values, values])  # a row of a table: never kept
+    m = Matrix.from_coo(rows, cols, table[0], shape, duplicates="last", copy=False)
+    np.testing.assert_array_equal(m.data, want.data)
+    assert not np.shares_memory(m.data, table)
 
 
 def test_merged_arrays_are_shrunk_not_sliced():

@@ -549,9 +549,7 @@ def _read(box: list, options: ReadOptions) -> Matrix:
     return _read_dense(box.pop(), sn, layout, dialect, options, meta)
 
 
-def _scan(
-    data, sn: _Sniff, kinds: list[int], dialect, names, retry, float_layout="columns", own=()
-):
+def _scan(data, sn: _Sniff, kinds: list[int], dialect, names, retry, float_layout="columns"):
     """Scan; on a type error in a column listed in ``retry`` widen its kind and rescan."""
     for _ in range(2 * len(kinds) + 1):
         result = ts.scan(
@@ -563,7 +561,6 @@ def _scan(
             first_line=sn.data_line,
             float_layout=float_layout,
             release=lambda lo, hi: release(data, lo, hi),
-            own=own,
         )
         err = result.error
         if err is None:
@@ -608,17 +605,13 @@ def _read_triplets(box, sn, plan: _Triplets, dialect, options, meta) -> Matrix:
             )
         kinds[plan.time] = {"int": ts.INT, "float": ts.FLOAT, "date": ts.DATE}[tk]
         retry[plan.time] = (ts.FLOAT, ts.DATE)
-    # an integer time column gets an array of its own, like a lone float
-    # column: the matrix can keep them as they are (no copy, no fresh memory)
-    own = () if plan.time is None else (plan.time,)
-    result = _scan(data, sn, kinds, dialect, names, retry, own=own)
+    result = _scan(data, sn, kinds, dialect, names, retry)
     n = result.n_rows
 
     rows, row_labels, user_kind = _ids(data, result, plan.user)
     cols, col_labels, item_kind = _ids(data, result, plan.item)
     values = result.column(plan.value) if plan.value is not None else None
     times = result.column(plan.time) if plan.time is not None else None
-    own_columns = result.floats.shape[0] <= 1
     del result
     policy = options.duplicates or ("last" if values is not None else "sum")
     meta.update(
@@ -655,7 +648,7 @@ def _read_triplets(box, sn, plan: _Triplets, dialect, options, meta) -> Matrix:
             row_labels=row_labels,
             col_labels=col_labels,
             meta=meta,
-            copy=not own_columns,
+            copy=False,  # the columns are ours: the matrix may keep them (no fresh memory)
         )
     except InputDataError as exc:
         raise exc.located(line=where.get("line")) from None

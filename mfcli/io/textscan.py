@@ -566,15 +566,6 @@ def _put_float(out_f, by_row, slot, row, v):
         out_f[slot, row] = v
 
 
-@njit(cache=True, inline="always")
-def _put_int(out_i, out_s, slot, row, v):
-    """Integers go to out_i's row ``slot``, or to out_s's row ``-1 - slot`` (see ``own``)."""
-    if slot >= 0:
-        out_i[slot, row] = v
-    else:
-        out_s[-1 - slot, row] = v
-
-
 @njit(cache=True)
 def _field_slow(
     buf,
@@ -590,7 +581,6 @@ def _field_slow(
     lo_b,
     hi_b,
     out_i,
-    out_s,
     out_f,
     by_row,
     out_t,
@@ -653,7 +643,7 @@ def _field_slow(
             if st == 0 and kind == FLOAT:
                 _put_float(out_f, by_row, slots[f], row, fv)
             elif st == 0:
-                _put_int(out_i, out_s, slots[f], row, iv)
+                out_i[slots[f], row] = iv
             elif quoted:
                 code, a, b = st, v, e
             elif st == ERR_NUMBER and _ends_field(buf, v, hi, sep):
@@ -709,7 +699,6 @@ def _parse_chunk(
     lo_b,
     hi_b,
     out_i,
-    out_s,
     out_f,
     by_row,
     out_t,
@@ -762,7 +751,7 @@ def _parse_chunk(
                 if r >= 0 and bounded and (iv < lo_b[f] or iv > hi_b[f]):
                     r = -1
                 elif r >= 0:
-                    _put_int(out_i, out_s, slots[f], row, iv)
+                    out_i[slots[f], row] = iv
             elif kind == FLOAT:
                 fv, r = _plain_float(buf, q, hi)
                 if r < 0:
@@ -836,7 +825,6 @@ def _parse_chunk(
                         lo_b,
                         hi_b,
                         out_i,
-                        out_s,
                         out_f,
                         by_row,
                         out_t,
@@ -863,9 +851,7 @@ def _parse_chunk(
 
 
 @njit(cache=True, nogil=True)
-def _parse_plain_lines(
-    buf, lo, hi, row0, sep, nf_expect, kinds, slots, out_i, out_s, out_f, by_row
-):
+def _parse_plain_lines(buf, lo, hi, row0, sep, nf_expect, kinds, slots, out_i, out_f, by_row):
     """The fast tier: lines of plain numbers split by the one-byte ``sep``.
 
     Each field is an INT (``_plain_int``), a FLOAT (``_plain_float``) or a
@@ -891,7 +877,7 @@ def _parse_plain_lines(
                 if r < 0:
                     ok = False
                     break
-                _put_int(out_i, out_s, slots[f], row, iv)
+                out_i[slots[f], row] = iv
             elif kind == FLOAT:
                 fv, r = _plain_float(buf, q, hi)
                 if r < 0:
@@ -1017,13 +1003,12 @@ class ScanResult:
     slots: np.ndarray
     error: ScanError | None
     float_layout: str
-    own_ints: np.ndarray | None = None  # the ``own`` columns, shaped (fields, rows)
 
     def column(self, field: int) -> np.ndarray:
         kind = int(self.kinds[field])
         slot = int(self.slots[field])
         if kind in (INT, DATE):
-            return self.ints[slot] if slot >= 0 else self.own_ints[-1 - slot]
+            return self.ints[slot]
         if kind == FLOAT:
             return self.floats[slot] if self.float_layout == "columns" else self.floats[:, slot]
         raise ValueError(f"field {field} holds no numbers")
@@ -1164,7 +1149,6 @@ def scan(
     float_layout: str = "columns",
     n_chunks: int | None = None,
     release=None,
-    own=(),
 ) -> ScanResult:
     """Parse every data line of ``data[start:end]`` into numeric columns.
 
@@ -1182,8 +1166,6 @@ def scan(
     n_chunks : force the number of chunks (tests); default by size and threads
     release : optional ``release(lo, hi)``, called when the bytes ``[lo, hi)``
         have been read by a pass (e.g. to hand a mapped file's pages back)
-    own : INT or DATE fields whose column gets an array of its own (the
-        others share one), so that a caller can keep it and free the rest
 
     Returns
     -------
@@ -1194,12 +1176,8 @@ def scan(
     kinds = np.asarray(kinds, dtype=np.int64)
     slots = np.zeros(kinds.shape[0], dtype=np.int64)
     counts = {}
-    own = [f for f in own if kinds[f] in (INT, DATE)]
     for f, k in enumerate(kinds):
         group = INT if k == DATE else int(k)
-        if f in own:
-            slots[f] = -1 - own.index(f)  # a row of out_s (see _put_int)
-            continue
         slots[f] = counts.get(group, 0)
         counts[group] = slots[f] + 1
     lo_b = np.full(kinds.shape[0], np.iinfo(np.int64).min, dtype=np.int64)
@@ -1228,7 +1206,6 @@ def scan(
     row0s = np.concatenate(([0], np.cumsum(lines[:-1]))).astype(np.int64)
     cap = int(lines.sum())
     out_i = np.empty((counts.get(INT, 0), cap), dtype=np.int64)
-    out_s = np.empty((len(own), cap), dtype=np.int64)
     out_t = np.empty((2 * counts.get(TOKEN, 0), cap), dtype=np.int64)
     if float_layout == "rows":
         floats = np.empty((cap, counts.get(FLOAT, 0)), dtype=np.float64)
@@ -1251,7 +1228,7 @@ def scan(
         done = np.zeros(2, dtype=np.int64)
         if plain:
             n, lo = _parse_plain_lines(
-                buf, lo, hi, row0, sep, n_fields, kinds, slots, out_i, out_s, floats, by_row
+                buf, lo, hi, row0, sep, n_fields, kinds, slots, out_i, floats, by_row
             )
             done[0] = n
             line0, row0 = line0 + n, row0 + n
@@ -1279,7 +1256,6 @@ def scan(
                 lo_b,
                 hi_b,
                 out_i,
-                out_s,
                 floats,
                 by_row,
                 out_t,
@@ -1300,9 +1276,8 @@ def scan(
     _on_threads(parse, n_chunks)
     n_rows = int(stats[:, 0].sum())
     if n_rows < cap:
-        _close_gaps(row0s, stats[:, 0], (out_i, out_s, out_t), floats, float_layout)
+        _close_gaps(row0s, stats[:, 0], out_i, out_t, floats, float_layout)
         out_i = out_i[:, :n_rows]
-        out_s = out_s[:, :n_rows]
         out_t = out_t[:, :n_rows]
         floats = floats[:n_rows] if float_layout == "rows" else floats[:, :n_rows]
     error = None
@@ -1327,7 +1302,6 @@ def scan(
         n_lines=cap,
         n_comments=int(stats[:, 1].sum()),
         ints=out_i,
-        own_ints=out_s,
         floats=floats,
         toks=out_t,
         kinds=kinds,
@@ -1337,14 +1311,13 @@ def scan(
     )
 
 
-def _close_gaps(row0s, rows, columns, floats, float_layout) -> None:
-    """Move each chunk's rows down so that they follow the previous chunk's
-    (``columns``: arrays shaped (fields, rows))."""
+def _close_gaps(row0s, rows, out_i, out_t, floats, float_layout) -> None:
+    """Move each chunk's rows down so that they follow the previous chunk's."""
     dst = 0
     for src, n in zip(row0s.tolist(), rows.tolist(), strict=True):
         if src != dst and n:
-            for out in columns:
-                out[:, dst : dst + n] = out[:, src : src + n]
+            out_i[:, dst : dst + n] = out_i[:, src : src + n]
+            out_t[:, dst : dst + n] = out_t[:, src : src + n]
             if float_layout == "rows":
                 floats[dst : dst + n] = floats[src : src + n]
             else:

@@ -344,17 +344,6 @@ def test_parallel_scan_equals_serial():
         assert par.n_comments == serial.n_comments
 
 
-@pytest.mark.parametrize("chunks", [1, 7])
-def test_own_columns_have_arrays_of_their_own(chunks):
-    text = _big_text(20000)  # comments and blank lines: gaps closed between chunks
-    shared = scan(text, [ts.INT, ts.INT, ts.FLOAT], n_chunks=chunks)
-    own = scan(text, [ts.INT, ts.INT, ts.FLOAT], n_chunks=chunks, own=[1, 2])  # 2: a float
-    assert own.ints.shape == (1, 20000) and own.floats.shape == (1, 20000)
-    for f in range(3):
-        np.testing.assert_array_equal(own.column(f), shared.column(f))
-    assert not np.shares_memory(own.column(1), own.ints)
-
-
 def test_parallel_scan_reports_the_first_error():
     lines = _big_text(40000).split("\n")
     for k in (39000, 20000, 30123):
