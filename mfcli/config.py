@@ -1037,6 +1037,9 @@ class SgdSection:
     reg_bias: float | None = option(
         None, min=0, help="L2 on the biases; null: the solver's default"
     )
+    reg_power: float | None = option(
+        None, min=0, help="factor L2 per update is reg * n^-reg_power (n: the row's ratings)"
+    )
     epochs: int = option(20, min=1, help="passes over the ratings")
     schedule: str | None = option(
         None, choices=SGD_SCHEDULES, help="learning-rate schedule; null: the solver's default"
@@ -1066,8 +1069,8 @@ class SgdConfig(BaseConfig):
         **{
             name: f"sgd.{name}"
             for name in (
-                "lr", "reg", "reg_bias", "epochs", "schedule", "decay", "init_scale", "biases",
-                "blocks", "time_bins", "resume", "validation", "metric", "patience",
+                "lr", "reg", "reg_bias", "reg_power", "epochs", "schedule", "decay", "init_scale",
+                "biases", "blocks", "time_bins", "resume", "validation", "metric", "patience",
             )
         },
     }  # fmt: skip

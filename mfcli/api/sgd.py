@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from mfcli.io.results import Result
 
 # config key -> solver keyword, passed only when the config sets it (null: solver default)
-_OPTIONAL = ("lr", "reg", "reg_bias", "schedule", "decay", "init_scale")
+_OPTIONAL = ("lr", "reg", "reg_bias", "reg_power", "schedule", "decay", "init_scale")
 
 
 def fit_sgd(cfg: SgdConfig, callback=None) -> tuple[Result, dict]:

@@ -35,6 +35,8 @@ def scorer(
 ) -> tuple[Callable[..., dict[str, float]], bool]:
     """A ``validate(U, V, global_bias, row_bias, col_bias) -> {metric: value}`` for the solvers.
 
+    sgd calls it with its fit so far instead (``validate(fit)``; clipped predictions).
+
     The held-out file is read once, with the training file's read options,
     and matched to the training labels; training items are excluded from the
     rankings. Returns the scorer and whether a higher value is better.
@@ -50,11 +52,16 @@ def scorer(
     if transpose:
         held_out = transposed(held_out)
 
-    def validate(U, V, global_bias=None, row_bias=None, col_bias=None) -> dict[str, float]:
+    def validate(U, V=None, global_bias=None, row_bias=None, col_bias=None) -> dict[str, float]:
+        clip = None
+        if V is None:  # sgd passes its fit so far
+            fit = U
+            U, V, global_bias = fit.U, fit.V, fit.global_bias
+            row_bias, col_bias, clip = fit.row_bias, fit.col_bias, fit.clip
         model = ScoringModel(
             user_factors=U, item_factors=V, global_bias=global_bias, user_bias=row_bias,
             item_bias=col_bias, user_labels=train.row_labels, item_labels=train.col_labels,
-            train=train if train.is_sparse else None,
+            train=train if train.is_sparse else None, clip=clip,
         )  # fmt: skip
         report = evaluate(model, held_out, metrics=[name])
         return {name: float(report.values[name])}

@@ -13,8 +13,9 @@ HELP = """Biased matrix factorization of the ratings in INPUT by stochastic grad
 \b
 prediction  r_hat = mu + b_u + b_i + p_u . q_i  (--no-biases: p_u . q_i), clipped to
             the rating range seen in training
-update      e = r - r_hat;  p_u += lr (e q_i - reg p_u);  q_i += lr (e p_u - reg q_i);
-            b_u += lr (e - reg_bias b_u);  b_i likewise
+update      e = r - r_hat;  p_u += lr (e q_i - reg_u p_u);  q_i += lr (e p_u - reg_i q_i);
+            b_u += lr (e - reg_bias b_u);  b_i likewise; reg_u = reg * n_u^-reg_power
+            with n_u the user's ratings (--reg-power 0: the classic constant reg)
 schedules   constant | decay | adagrad (per-parameter steps)
 
 \b
@@ -41,14 +42,17 @@ def sgd(
     input: str | None = typer.Argument(None, help="Ratings file ('-' = stdin)."),
     output: str | None = opt.OUTPUT,
     rank: int | None = opt.RANK,
-    lr: float | None = typer.Option(None, "--lr", help="Learning rate."),
-    reg: float | None = typer.Option(None, "--reg", help="L2 on the factors."),
-    reg_bias: float | None = typer.Option(None, "--reg-bias", help="L2 on the biases."),
+    lr: float | None = typer.Option(None, "--lr", help="Learning rate (0.04)."),
+    reg: float | None = typer.Option(None, "--reg", help="L2 on the factors (1.0)."),
+    reg_bias: float | None = typer.Option(None, "--reg-bias", help="L2 on the biases (0.02)."),
+    reg_power: float | None = typer.Option(
+        None, "--reg-power", help="Factor L2 per update: reg * n^-reg_power (0.5)."
+    ),
     epochs: int | None = typer.Option(None, "--epochs", help="Passes over the ratings (20)."),
     schedule: str | None = typer.Option(None, "--schedule", help="constant, decay or adagrad."),
-    decay: float | None = typer.Option(None, "--decay", help="The schedule's decay rate."),
+    decay: float | None = typer.Option(None, "--decay", help="decay: lr * decay^(epoch-1) (0.9)."),
     init_scale: float | None = typer.Option(
-        None, "--init-scale", help="Scale of the seeded initial factors."
+        None, "--init-scale", help="Std of the seeded normal initial factors (0.1)."
     ),
     biases: bool | None = typer.Option(
         None, "--biases/--no-biases", help="Global, user and item biases (default on)."
@@ -88,11 +92,12 @@ def sgd(
 
     cfg = configure.resolve_from_cli(ctx, "sgd", config, set_items, dict(
         input=input, output=output, rank=rank, lr=lr, reg=reg, reg_bias=reg_bias,
-        epochs=epochs, schedule=schedule, decay=decay, init_scale=init_scale, biases=biases,
-        blocks=blocks, time_bins=time_bins, resume=resume, validation=validation,
-        metric=metric, patience=patience, seed=seed, threads=threads, dtype=dtype,
-        force=force, format=format, dataset=dataset, sep=sep, header=header, columns=columns,
-        duplicates=duplicates, row_labels=row_labels, col_labels=col_labels,
+        reg_power=reg_power, epochs=epochs, schedule=schedule, decay=decay,
+        init_scale=init_scale, biases=biases, blocks=blocks, time_bins=time_bins,
+        resume=resume, validation=validation, metric=metric, patience=patience, seed=seed,
+        threads=threads, dtype=dtype, force=force, format=format, dataset=dataset, sep=sep,
+        header=header, columns=columns, duplicates=duplicates, row_labels=row_labels,
+        col_labels=col_labels,
     ))  # fmt: skip
     if print_config:
         configure.print_config(cfg)
