@@ -89,7 +89,6 @@ def als(
     print_config: bool = configure.PRINT_CONFIG,
 ) -> None:
     from mfcli.api import fit_als
-    from mfcli.cli import render
 
     cfg = configure.resolve_from_cli(ctx, "als", config, set_items, dict(
         input=input, output=output, rank=rank, implicit=implicit, alpha=alpha,
@@ -99,11 +98,4 @@ def als(
         dtype=dtype, force=force, format=format, dataset=dataset, sep=sep, header=header,
         columns=columns, duplicates=duplicates, row_labels=row_labels, col_labels=col_labels,
     ))  # fmt: skip
-    if print_config:
-        configure.print_config(cfg)
-        return
-    _, summary = fit_als(cfg)
-    if json_out:
-        render.print_json(summary)
-    elif not quiet:
-        render.print_fit(summary)
+    configure.run_fit(cfg, fit_als, only_print=print_config, json_out=json_out, quiet=quiet)

@@ -44,3 +44,17 @@ def print_config(config) -> None:
     from mfcli.config import to_yaml
 
     typer.echo(to_yaml(config), nl=False)
+
+
+def run_fit(cfg, fit, *, only_print: bool, json_out: bool, quiet: bool) -> None:
+    """What every fit command does with its resolved config: print it, or fit and report."""
+    from mfcli.cli import render
+
+    if only_print:
+        print_config(cfg)
+        return
+    _, summary = fit(cfg)
+    if json_out:
+        render.print_json(summary)
+    elif not quiet:
+        render.print_fit(summary)

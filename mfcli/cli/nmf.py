@@ -85,7 +85,6 @@ def nmf(
     print_config: bool = configure.PRINT_CONFIG,
 ) -> None:
     from mfcli.api import fit_nmf
-    from mfcli.cli import render
 
     cfg = configure.resolve_from_cli(ctx, "nmf", config, set_items, dict(
         input=input, output=output, rank=rank, solver=solver, loss=loss, init=init, mask=mask,
@@ -94,11 +93,4 @@ def nmf(
         sep=sep, header=header, columns=columns, duplicates=duplicates, row_labels=row_labels,
         col_labels=col_labels,
     ))  # fmt: skip
-    if print_config:
-        configure.print_config(cfg)
-        return
-    _, summary = fit_nmf(cfg)
-    if json_out:
-        render.print_json(summary)
-    elif not quiet:
-        render.print_fit(summary)
+    configure.run_fit(cfg, fit_nmf, only_print=print_config, json_out=json_out, quiet=quiet)

@@ -88,7 +88,6 @@ def sgd(
     print_config: bool = configure.PRINT_CONFIG,
 ) -> None:
     from mfcli.api import fit_sgd
-    from mfcli.cli import render
 
     cfg = configure.resolve_from_cli(ctx, "sgd", config, set_items, dict(
         input=input, output=output, rank=rank, lr=lr, reg=reg, reg_bias=reg_bias,
@@ -99,11 +98,4 @@ def sgd(
         header=header, columns=columns, duplicates=duplicates, row_labels=row_labels,
         col_labels=col_labels,
     ))  # fmt: skip
-    if print_config:
-        configure.print_config(cfg)
-        return
-    _, summary = fit_sgd(cfg)
-    if json_out:
-        render.print_json(summary)
-    elif not quiet:
-        render.print_fit(summary)
+    configure.run_fit(cfg, fit_sgd, only_print=print_config, json_out=json_out, quiet=quiet)

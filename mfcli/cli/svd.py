@@ -76,7 +76,6 @@ def svd(
     print_config: bool = configure.PRINT_CONFIG,
 ) -> None:
     from mfcli.api import fit_svd
-    from mfcli.cli import render
 
     cfg = configure.resolve_from_cli(ctx, "svd", config, set_items, dict(
         input=input, output=output, rank=rank, method=method, oversample=oversample,
@@ -85,11 +84,4 @@ def svd(
         dataset=dataset, sep=sep, header=header, columns=columns, duplicates=duplicates,
         row_labels=row_labels, col_labels=col_labels,
     ))  # fmt: skip
-    if print_config:
-        configure.print_config(cfg)
-        return
-    _, summary = fit_svd(cfg)
-    if json_out:
-        render.print_json(summary)
-    elif not quiet:
-        render.print_fit(summary)
+    configure.run_fit(cfg, fit_svd, only_print=print_config, json_out=json_out, quiet=quiet)
