@@ -52,7 +52,12 @@ def require(method: str, command: str = "transform") -> None:
     """Raise UsageError (exit 2) unless ``method`` models can be folded into now."""
     from mfcli.errors import UsageError
 
-    if method not in _FOLD_IN or (method == "als" and _als_solver() is None):
+    only = _ONLY_FOR.get(method)
+    if (
+        method not in _FOLD_IN
+        or (only is not None and not command.startswith(only))
+        or (method == "als" and _als_solver() is None)
+    ):
         raise UsageError(f"{command} does not support {method} models yet")
 
 
@@ -122,7 +127,27 @@ def _fold_als(result, rows) -> Folded:
     )  # fmt: skip
 
 
-_FOLD_IN = {"svd": _fold_svd, "nmf": _fold_nmf, "als": _fold_als}
+def _fold_sgd(result, rows) -> Folded:
+    """SGD: the ridge solution for (p_u, b_u) the fit's updates are stationary for, items fixed."""
+    from mfcli.solvers import sgd as solver
+
+    section = config_section(result, "sgd")
+    stored = result.extra.get("sgd", {}) if isinstance(result.extra, dict) else {}
+    biases = result.biases
+    mu = biases.get("global", stored.get("global_mean", 0.0))
+    coords, row_bias = solver.fold_in(
+        np.asarray(result.factors["col"]), rows, global_bias=float(np.asarray(mu)),
+        col_bias=biases.get("col"), reg=section.get("reg"), reg_bias=section.get("reg_bias"),
+        reg_power=section.get("reg_power"),
+    )  # fmt: skip
+    what = "factors and bias" if row_bias is not None else "factors"
+    return Folded(coords, f"ridge least squares ({what}), items fixed", row_bias)
+
+
+_FOLD_IN = {"svd": _fold_svd, "nmf": _fold_nmf, "als": _fold_als, "sgd": _fold_sgd}
+# Methods folded in by some commands only: an sgd user is its factors and its
+# bias, and transform's output has no place for the bias yet.
+_ONLY_FOR = {"sgd": ("recommend",)}
 
 
 def config_section(result, name: str) -> dict:

@@ -734,3 +734,121 @@ def predict(fit: SGDFit, rows, cols, times=None) -> np.ndarray:
         tbin, tdev, tbias, alpha, out,
     )  # fmt: skip
     return out
+
+
+# ------------------------------------------------------------------ fold-in
+FOLD_IN_CHUNK = 1024  # users whose (k+1) x (k+1) systems are solved in one batched call
+
+
+def fold_in(
+    V: np.ndarray,
+    rows,
+    *,
+    global_bias: float = 0.0,
+    col_bias: np.ndarray | None = None,
+    reg: float | None = None,
+    reg_bias: float | None = None,
+    reg_power: float | None = None,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Factors (and biases) of new users from their ratings, items fixed.
+
+    Solves, for each new user ``u`` with ratings ``r_ui`` on the items ``I_u``
+    (``n_u = |I_u|``), the ridge problem the fit's SGD updates are stationary
+    for::
+
+        min  sum_i (r_ui - mu - b_i - b_u - p_u . q_i)**2
+             + reg * n_u**(1 - reg_power) * |p_u|**2 + reg_bias * n_u * b_u**2
+
+    (each per-update penalty ``reg * n_u**-reg_power`` resp. ``reg_bias``
+    summed over the user's ``n_u`` updates), exactly: one ``(k+1) x (k+1)``
+    system per user in float64 (``k x k`` without biases, where the model is
+    ``mu + p_u . q_i``). Unlike training it does not clip predictions and
+    ignores time-aware biases (new users get the static model). Users
+    without ratings get zero factors and bias (as cold rows in a fit). With
+    ``reg = 0`` a singular system takes its minimum-norm solution.
+
+    Parameters
+    ----------
+    V : (n, k) item factors
+    rows : (r, n) the new users' ratings: mfcli Matrix, scipy.sparse or
+        ndarray (dense: nonzero entries are the ratings)
+    global_bias : the fit's ``mu``
+    col_bias : (n,) item biases, or None for a model without biases
+    reg, reg_bias, reg_power : the fit's; None takes ``DEFAULTS``
+
+    Returns
+    -------
+    U : (r, k) float64 user factors
+    row_bias : (r,) float64 user biases, or None without ``col_bias``
+
+    Raises
+    ------
+    UsageError
+        negative or non-finite regularisation, ``col_bias`` of the wrong shape
+    InputDataError
+        ``rows`` with a column count other than ``V``'s rows, NaN/inf ratings
+    """
+    from mfcli.solvers.svd import as_input
+
+    reg = DEFAULTS["reg"] if reg is None else float(reg)
+    reg_bias = DEFAULTS["reg_bias"] if reg_bias is None else float(reg_bias)
+    reg_power = DEFAULTS["reg_power"] if reg_power is None else float(reg_power)
+    for name, value in (("reg", reg), ("reg_bias", reg_bias), ("reg_power", reg_power)):
+        if not (np.isfinite(value) and value >= 0):
+            raise UsageError(f"{name} must be a non-negative number, got {value!r}")
+    V = np.asarray(V, dtype=np.float64)
+    if V.ndim != 2:
+        raise UsageError(f"V must be 2-D, got {V.ndim}-D")
+    n, k = V.shape
+    biased = col_bias is not None
+    bv = np.asarray(col_bias, dtype=np.float64).reshape(-1) if biased else np.zeros(n)
+    if bv.shape != (n,):
+        raise UsageError(f"col_bias has {bv.shape[0]} entries for {n} items")
+    inp = as_input(rows, what="new rows")
+    if inp.shape[1] != n:
+        raise InputDataError(
+            f"the new rows have {inp.shape[1]} columns, the model has {n} items",
+            hint="use the item ids of the training matrix",
+        )
+    if inp.is_sparse:
+        indptr, indices, data = inp.indptr, inp.indices, inp.data
+    else:
+        import scipy.sparse as sp
+
+        csr = sp.csr_matrix(np.asarray(inp.dense))
+        indptr, indices, data = csr.indptr, csr.indices, csr.data
+    data = np.asarray(data, dtype=np.float64)
+    if not np.isfinite(data).all():
+        raise InputDataError("some ratings of the new rows are NaN or infinite")
+    indptr = np.asarray(indptr, dtype=np.int64)
+    r = inp.shape[0]
+    d = k + 1 if biased else k
+    # Each entry's design row [q_i, 1] and target r_ui - mu - b_i.
+    A = np.empty((n, d))
+    A[:, :k] = V
+    if biased:
+        A[:, k] = 1.0
+    counts = np.diff(indptr)
+    out = np.zeros((r, d))
+    users = np.flatnonzero(counts > 0)
+    eye = np.arange(d)
+    for a in range(0, users.shape[0], FOLD_IN_CHUNK):
+        chunk = users[a : a + FOLD_IN_CHUNK]
+        G = np.empty((chunk.shape[0], d, d))
+        b = np.empty((chunk.shape[0], d))
+        for j, u in enumerate(chunk):
+            lo, hi = indptr[u], indptr[u + 1]
+            items = indices[lo:hi]
+            Au = A[items]
+            G[j] = Au.T @ Au
+            b[j] = Au.T @ (data[lo:hi] - global_bias - bv[items])
+        n_u = counts[chunk].astype(np.float64)
+        G[:, eye[:k], eye[:k]] += (reg * n_u ** (1.0 - reg_power))[:, None]
+        if biased:
+            G[:, k, k] += reg_bias * n_u
+        try:
+            out[chunk] = np.linalg.solve(G, b[:, :, None])[:, :, 0]
+        except np.linalg.LinAlgError:  # reg 0 and too few ratings: minimum norm
+            for j, u in enumerate(chunk):
+                out[u] = np.linalg.lstsq(G[j], b[j], rcond=None)[0]
+    return np.ascontiguousarray(out[:, :k]), (out[:, k].copy() if biased else None)

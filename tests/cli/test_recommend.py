@@ -391,10 +391,55 @@ def test_from_file_users_shadow_model_users(models, tmp_path):
 
 
 def test_from_needs_a_fold_in_rule(tmp_path):
-    path = _tiny(tmp_path, "sgd")
+    path = _tiny(tmp_path, "bpr")  # a method name without a fold-in rule
     new = tmp_path / "new.csv"
     new.write_text("user,item,rating\nx,item 0,5\n")
-    _fails(2, path, "--from", new, contains=("recommend --from does not support sgd",))
+    _fails(2, path, "--from", new, contains=("recommend --from does not support bpr",))
+
+
+def test_sgd_fold_in(tmp_path):
+    """sgd: new users get the ridge (p_u, b_u) of their ratings; their own items are excluded."""
+    from mfcli.solvers.sgd import fold_in
+
+    model = tmp_path / "sgd.h5"
+    fitted = invoke("sgd", RATINGS, "-k", "6", "--epochs", "5", "--reg", "0.5",
+                    "--reg-bias", "0.1", "-o", str(model), "-q")  # fmt: skip
+    assert fitted.exit_code == 0, fitted.stderr
+    r = read_result(model)
+    V = r.factors["col"].astype(np.float64)
+    items = r.labels["col"]
+    rng = np.random.default_rng(4)
+    own = {"new1": rng.choice(len(items), 25, replace=False), "new2": np.array([0, 7, 40])}
+    lines = ["user,item,rating"]
+    dense = np.zeros((2, len(items)))
+    for u, (name, cols) in enumerate(own.items()):
+        values = rng.integers(1, 6, cols.size)
+        dense[u, cols] = values
+        lines += [f"{name},{items[j]},{v}" for j, v in zip(cols, values, strict=True)]
+    new = tmp_path / "new_users.csv"
+    new.write_text("\n".join(lines) + "\n")
+    result = _ok(model, "--from", new, "-n", "10", "--json")
+    data = json.loads(result.stdout)
+    assert data["folded_in"] == 2 and "ridge" in data["fold_in_rule"]
+    # the naive twin: the solver's fold-in with the fit's reg, reg_bias and reg_power
+    b = r.biases
+    U, B = fold_in(V, dense, global_bias=float(b["global"]), col_bias=b["col"], reg=0.5,
+                   reg_bias=0.1, reg_power=0.5)  # fmt: skip
+    S = b["global"] + B[:, None] + np.asarray(b["col"])[None, :] + U @ V.T
+    want = _naive_top(S, 10, dense != 0)
+    for u, entry in enumerate(data["recommendations"]):
+        assert entry["user"] == f"new{u + 1}"
+        got = [x["item"] for x in entry["items"]]
+        assert not set(got) & {int(items[j]) for j in own[entry["user"]]}
+        assert got == [int(items[j]) for j in want[u]]
+        np.testing.assert_allclose([x["score"] for x in entry["items"]], S[u, want[u]],
+                                   rtol=1e-5)  # fmt: skip
+    # the same through a real subprocess, written to a file
+    out = tmp_path / "recs.csv"
+    run = run_cli("recommend", str(model), "--from", str(new), "-n", "3", "-o", str(out))
+    assert run.returncode == 0, run.stderr
+    header, rows = _table(out.read_text())
+    assert header == ["user", "rank", "item", "score"] and len(rows) == 6
 
 
 def test_from_errors(models, tmp_path):
