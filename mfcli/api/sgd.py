@@ -15,6 +15,10 @@ if TYPE_CHECKING:
 
 # config key -> solver keyword, passed only when the config sets it (null: solver default)
 _OPTIONAL = ("lr", "reg", "reg_bias", "reg_power", "schedule", "decay", "init_scale")
+# The solver records the training RMSE as "rmse", the name of the default validation
+# metric too: validation scores pass through it under this prefix, and the history is
+# written with the training series as "train_rmse" and each metric under its own name.
+_VALIDATION = "validation:"
 
 
 def fit_sgd(cfg: SgdConfig, callback=None) -> tuple[Result, dict]:
@@ -58,7 +62,17 @@ def fit_sgd(cfg: SgdConfig, callback=None) -> tuple[Result, dict]:
         )
     validate, higher = None, False
     if s.validation:
-        validate, higher = scorer(s.validation, train, cfg.read_options(), s.metric or "rmse")
+        score, higher = scorer(s.validation, train, cfg.read_options(), s.metric or "rmse")
+
+        def validate(fit) -> dict[str, float]:
+            return {_VALIDATION + name: value for name, value in score(fit).items()}
+
+    if callback is not None:
+        user_callback = callback
+
+        def callback(epoch: int, stats: dict):
+            return user_callback(epoch, _renamed(stats))
+
     read_s = timer.elapsed
     options = {name: getattr(s, name) for name in _OPTIONAL if getattr(s, name) is not None}
     fit = solver.sgd(
@@ -69,11 +83,12 @@ def fit_sgd(cfg: SgdConfig, callback=None) -> tuple[Result, dict]:
         **options,
     )  # fmt: skip
     fit_s = timer.elapsed - read_s
+    fit.history = _renamed(fit.history)
     result = _sgd_result(cfg, train, fit)
     result.provenance = provenance_of(cfg, matrix, threads.n, timer.elapsed)
     write_atomic(result, cfg)
     lines = [f"training loss {fit.history['loss'][-1]:.6g} after {fit.n_iter} epochs"]
-    metrics = [n for n in fit.history if n not in ("loss", "seconds", "rmse", "train_rmse")]
+    metrics = [n for n in fit.history if n not in ("loss", "seconds", "lr", "train_rmse")]
     if s.validation:
         shown = ", ".join(f"{n} {float(fit.history[n][fit.best_iter - 1]):.4f}" for n in metrics)
         lines.append(f"validation: {shown} at epoch {fit.best_iter} (kept)")
@@ -93,6 +108,18 @@ def fit_sgd(cfg: SgdConfig, callback=None) -> tuple[Result, dict]:
         "notes": list(fit.notes),
     }
     return result, summary
+
+
+def _renamed(series: dict) -> dict:
+    """The solver's names made unambiguous: "train_rmse", and validation metrics by name."""
+    out = {}
+    for name, value in series.items():
+        if name == "rmse":
+            name = "train_rmse"
+        elif name.startswith(_VALIDATION):
+            name = name[len(_VALIDATION) :]
+        out[name] = value
+    return out
 
 
 def _resume(path: str, new: Matrix, rank: int):
