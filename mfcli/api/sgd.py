@@ -174,13 +174,18 @@ def _union(old, new, n_old: int, n_new: int):
     """Labels of the union (old ids keep their positions) and each new position's index in it."""
     if old is None or new is None:
         return None, np.arange(n_new, dtype=np.int64)  # positions: row i is row i
-    old = np.asarray(old)
+    old, new = np.asarray(old), np.asarray(new)
+    if old.dtype.kind in "iu" and new.dtype.kind in "iu":
+        old, new = old.astype(np.int64), new.astype(np.int64)
+    else:  # ids read as numbers in one file and as text in the other: compare as text
+        old, new = old.astype(str), new.astype(str)
     where = {v: i for i, v in enumerate(old.tolist())}
-    added = [v for v in dict.fromkeys(np.asarray(new).tolist()) if v not in where]
+    added = [v for v in dict.fromkeys(new.tolist()) if v not in where]
     for v in added:
         where[v] = len(where)
-    labels = np.concatenate([old, np.asarray(added, dtype=old.dtype)]) if added else old
-    return labels, np.asarray([where[v] for v in np.asarray(new).tolist()], dtype=np.int64)
+    # concatenate widens a string dtype to the longest id (a cast to old's would cut them)
+    labels = np.concatenate([old, np.asarray(added)]) if added else old
+    return labels, np.asarray([where[v] for v in new.tolist()], dtype=np.int64)
 
 
 def _sgd_result(cfg, train, fit) -> Result:
