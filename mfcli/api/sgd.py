@@ -192,9 +192,10 @@ def _sgd_result(cfg, train, fit) -> Result:
     from mfcli.config import to_yaml
     from mfcli.io.results import Result
 
-    biases = {}
+    # the solver predicts mu + p_u . q_i with --no-biases too: mu is part of every model
+    biases = {"global": float(fit.global_bias)}
     if fit.row_bias is not None:
-        biases = {"global": float(fit.global_bias), "row": fit.row_bias, "col": fit.col_bias}
+        biases.update(row=fit.row_bias, col=fit.col_bias)
     extra = {
         "clip": np.asarray(fit.clip, dtype=np.float64),
         "global_mean": np.float64(fit.global_bias),

@@ -11,8 +11,8 @@ from mfcli.cli.main import app
 HELP = """Biased matrix factorization of the ratings in INPUT by stochastic gradient descent.
 
 \b
-prediction  r_hat = mu + b_u + b_i + p_u . q_i  (--no-biases: p_u . q_i), clipped to
-            the rating range seen in training
+prediction  r_hat = mu + b_u + b_i + p_u . q_i  (--no-biases: mu + p_u . q_i),
+            clipped to the rating range seen in training; mu: the mean rating
 update      e = r - r_hat;  p_u += lr (e q_i - reg_u p_u);  q_i += lr (e p_u - reg_i q_i);
             b_u += lr (e - reg_bias b_u);  b_i likewise; reg_u = reg * n_u^-reg_power
             with n_u the user's ratings (--reg-power 0: the classic constant reg)
@@ -55,7 +55,7 @@ def sgd(
         None, "--init-scale", help="Std of the seeded normal initial factors (0.1)."
     ),
     biases: bool | None = typer.Option(
-        None, "--biases/--no-biases", help="Global, user and item biases (default on)."
+        None, "--biases/--no-biases", help="User and item biases (default on; mu is always fitted)."
     ),
     blocks: int | None = typer.Option(None, "--blocks", help="Blocks per side of the grid (8)."),
     time_bins: int | None = typer.Option(
