@@ -36,7 +36,7 @@ def fit_als(cfg: AlsConfig, callback=None) -> tuple[Result, dict]:
     OutputError : exit 73 (the output exists without --force)
     """
     from mfcli.api.validation import scorer, transposed
-    from mfcli.errors import UsageError
+    from mfcli.errors import InputDataError, UsageError
     from mfcli.io import read_matrix
     from mfcli.io.atomic import check_output
     from mfcli.runtime import Timer, use_threads
@@ -60,14 +60,19 @@ def fit_als(cfg: AlsConfig, callback=None) -> tuple[Result, dict]:
             a.validation, matrix, cfg.read_options(), metric, transpose=a.transpose
         )
     read_s = timer.elapsed
+    if a.implicit:
+        _check_non_negative(matrix, cfg.input.path)
     reg, scaling = resolved_reg(cfg)
-    fit = solver.als(
-        matrix, cfg.model.rank, implicit=a.implicit, alpha=a.alpha, confidence=a.confidence,
-        eps=a.eps, solver=a.solver, cg_steps=a.cg_steps, reg=reg, reg_scaling=scaling,
-        biases=a.biases and not a.implicit, iters=a.iters, seed=cfg.runtime.seed,
-        dtype=np.dtype(cfg.model.dtype), callback=callback, validate=validate,
-        patience=a.patience, higher_is_better=higher,
-    )  # fmt: skip
+    try:
+        fit = solver.als(
+            matrix, cfg.model.rank, implicit=a.implicit, alpha=a.alpha,
+            confidence=a.confidence, eps=a.eps, solver=a.solver, cg_steps=a.cg_steps, reg=reg,
+            reg_scaling=scaling, biases=a.biases and not a.implicit, iters=a.iters,
+            seed=cfg.runtime.seed, dtype=np.dtype(cfg.model.dtype), callback=callback,
+            validate=validate, patience=a.patience, higher_is_better=higher,
+        )  # fmt: skip
+    except InputDataError as exc:  # NaN, inf, an empty matrix: the input file's fault
+        raise exc.located(cfg.input.path) from None
     fit_s = timer.elapsed - read_s
     result = _als_result(cfg, matrix, fit, reg, scaling)
     result.provenance = provenance_of(cfg, matrix, threads.n, timer.elapsed)
@@ -97,6 +102,34 @@ def fit_als(cfg: AlsConfig, callback=None) -> tuple[Result, dict]:
         "notes": list(fit.notes),
     }
     return result, summary
+
+
+def _check_non_negative(matrix, path: str) -> None:
+    """Exit 65 on the first negative entry, named by its ids (or 1-based position)."""
+    from mfcli.errors import InputDataError
+
+    if matrix.is_sparse:
+        data = matrix.data
+        if not data.shape[0] or data.min() >= 0:
+            return
+        t = int(np.argmax(data < 0))
+        row = int(np.searchsorted(matrix.indptr, t, side="right")) - 1
+        col, value = int(matrix.indices[t]), float(data[t])
+    else:
+        negative = np.argwhere(matrix.data < 0)
+        if not negative.shape[0]:
+            return
+        row, col = (int(i) for i in negative[0])
+        value = float(matrix.data[row, col])
+
+    def name(labels, index: int) -> str:
+        return repr(str(labels[index])) if labels is not None else str(index + 1)
+
+    raise InputDataError(
+        f"implicit feedback needs values >= 0, found {value:g} for user "
+        f"{name(matrix.row_labels, row)}, item {name(matrix.col_labels, col)}",
+        hint="confidence is 1 + alpha * r: use counts or weights >= 0, or fit explicit ratings",
+    ).located(path)
 
 
 def _als_result(cfg, matrix, fit, reg: float, scaling: str) -> Result:

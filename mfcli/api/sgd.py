@@ -37,7 +37,7 @@ def fit_sgd(cfg: SgdConfig, callback=None) -> tuple[Result, dict]:
     OutputError : exit 73 (the output exists without --force)
     """
     from mfcli.api.validation import scorer
-    from mfcli.errors import UsageError
+    from mfcli.errors import InputDataError, UsageError
     from mfcli.io import read_matrix
     from mfcli.io.atomic import check_output
     from mfcli.runtime import Timer, use_threads
@@ -75,13 +75,16 @@ def fit_sgd(cfg: SgdConfig, callback=None) -> tuple[Result, dict]:
 
     read_s = timer.elapsed
     options = {name: getattr(s, name) for name in _OPTIONAL if getattr(s, name) is not None}
-    fit = solver.sgd(
-        matrix, cfg.model.rank, epochs=s.epochs, biases=s.biases, blocks=s.blocks,
-        seed=cfg.runtime.seed, dtype=np.dtype(cfg.model.dtype),
-        times=matrix.timestamps if s.time_bins else None, time_bins=s.time_bins, init=init,
-        callback=callback, validate=validate, patience=s.patience, higher_is_better=higher,
-        **options,
-    )  # fmt: skip
+    try:
+        fit = solver.sgd(
+            matrix, cfg.model.rank, epochs=s.epochs, biases=s.biases, blocks=s.blocks,
+            seed=cfg.runtime.seed, dtype=np.dtype(cfg.model.dtype),
+            times=matrix.timestamps if s.time_bins else None, time_bins=s.time_bins, init=init,
+            callback=callback, validate=validate, patience=s.patience, higher_is_better=higher,
+            **options,
+        )  # fmt: skip
+    except InputDataError as exc:  # NaN or infinite ratings or times: the input file's fault
+        raise exc.located(cfg.input.path) from None
     fit_s = timer.elapsed - read_s
     fit.history = _renamed(fit.history)
     result = _sgd_result(cfg, train, fit)
