@@ -136,7 +136,8 @@ def _resume(path: str, new: Matrix, rank: int):
     old = read_result(path)
     if old.method != "sgd":
         raise UsageError(
-            f"cannot resume SGD from a {old.method} model", hint="--resume takes an sgd result"
+            f"cannot resume SGD from a model fitted by {old.method}",
+            hint="--resume takes an sgd result",
         ).located(path)
     U, V = (np.asarray(old.factors[n]) for n in ("row", "col"))
     if U.shape[1] != rank:
