@@ -126,20 +126,20 @@ def test_csr_t_matmul_matches_twin(banded, width, request):
     assert np.all(out[7] == 0)
 
 
-def test_banded_sum_order_is_the_unbanded_order(monkeypatch):
-    # Bands change memory order only: each output is summed in increasing row order.
+def test_banded_product_depends_on_the_shape_not_on_threads(monkeypatch):
+    # Bands are cut from the shape and constants only, so the sum order (entries
+    # are paired within a band) is the same on any thread count (tested below);
+    # other band sizes change only the rounding.
     indptr, indices, data, _ = random_csr(300, 40, 0.2, 4)
     dense = np.random.default_rng(4).standard_normal((300, 20)).astype(np.float32)
-    outs = []
+    expected = naive_csr_t_matmul(indptr, indices, data, dense, 40)
     for rows, size in ((10**9, 1 << 30), (16, 1), (16, 1 << 30), (5, 4096)):
         monkeypatch.setattr(spmm, "BAND_ROWS", rows)
         monkeypatch.setattr(spmm, "BAND_BYTES", size)
         xt = spmm.transpose(indptr, indices, data, 40, np.float32)
         out = np.empty((40, 20), np.float32)
         spmm.csr_t_matmul(xt, dense, out)
-        outs.append(out)
-    for out in outs[1:]:
-        np.testing.assert_array_equal(out, outs[0])
+        np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
 
 
 def test_band_pointers_stay_small_next_to_the_entries():
