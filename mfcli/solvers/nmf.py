@@ -38,6 +38,9 @@ Solvers
     sweep). The objective comes from ``A`` and the Gram matrices, never from
     ``W H.T``. ``mask observed``: each row builds its own Gram matrix over its
     stored entries, then sweeps (like ALS with a non-negative solve).
+    Either mask: each iteration starts from the last two iterates
+    extrapolated (Ang & Gillis 2019, :mod:`mfcli.solvers.nmf_extrapolate`);
+    a step that ends worse is discarded, so the objective never increases.
     KL: coordinate descent with Newton steps on each coordinate (Hsieh &
     Dhillon 2011), rows in parallel (:mod:`mfcli.kernels.nmf_mu`).
 ``mu``
@@ -55,7 +58,10 @@ Convergence
 After iteration ``t`` (one update of ``W`` then of ``H``) the fit stops, with
 ``converged=True``, when ``(f_{t-1} - f_t) / max(f_t, 1e-300) < tol`` for the
 objective ``f`` (so also when it does not decrease); the first iteration is
-never the last for this reason. ``max_iter`` caps the iterations. A
+never the last for this reason. With extrapolation (HALS, frobenius) a
+discarded step repeats the objective and gives no verdict; a discarded step
+that started without extrapolation means converged. ``max_iter`` caps the
+iterations. A
 ``callback(iteration, stats)`` returning a true value stops the fit too
 (``converged=False``).
 
@@ -78,6 +84,7 @@ import numpy as np
 from mfcli.errors import InputDataError, NumericsError, UsageError
 from mfcli.kernels import nmf_hals, nmf_mu, spmm
 from mfcli.solvers import linalg
+from mfcli.solvers.nmf_extrapolate import Extrapolation
 from mfcli.solvers.nmf_init import initialize
 from mfcli.solvers.svd import Input, _check_dtype, _check_int, as_input
 
@@ -300,6 +307,10 @@ class _Problem:
     the data term of the objective (no penalties) at the new factors."""
 
     kl = False
+    extrapolates = False  # steps may start from extrapolated factors (nmf_extrapolate)
+
+    def forget(self) -> None:
+        """Drop what was cached from the factors (they were changed outside ``step``)."""
 
     def step(self, W: np.ndarray, H: np.ndarray) -> float:
         raise NotImplementedError
@@ -307,6 +318,8 @@ class _Problem:
 
 class _HalsNone(_Problem):
     """Frobenius HALS, every entry fitted (sparse kernel or BLAS products)."""
+
+    extrapolates = True
 
     def __init__(self, inp: Input, dt, k: int, pen: _Penalty):
         m, n = inp.shape
@@ -331,6 +344,9 @@ class _HalsNone(_Problem):
         self.cap_w = int(1 + ALPHA * (1 + (work + n * k * k) / (m * k * k)))
         self.cap_h = int(1 + ALPHA * (1 + (work + m * k * k) / (n * k * k)))
         self.hth: np.ndarray | None = None
+
+    def forget(self) -> None:
+        self.hth = None
 
     def _xh(self, H, out):
         if self.dense is None:
@@ -386,6 +402,8 @@ class _Observed:
 
 class _HalsObserved(_Problem):
     """Frobenius HALS fitted to the stored entries (per-row Gram matrices)."""
+
+    extrapolates = True
 
     def __init__(self, inp: Input, dt, k: int, pen: _Penalty):
         self.pen = pen
@@ -645,13 +663,21 @@ def _iterate(problem, inp, W, H, tol, max_iter, callback, start) -> NMFFit:
     converged = stopped = False
     notes: list[str] = []
     objective = error = relative = float("nan")
+    extra = Extrapolation(W, H) if problem.extrapolates else None
     it = 0
     for it in range(1, max_iter + 1):
         data_term = problem.step(W, H)
         objective = data_term + problem.pen.value(W, H)
+        accepted = True
+        if extra is not None:
+            accepted = extra.after_step(W, H, objective)
+            problem.forget()
+            if not accepted:
+                objective = extra.best
+                data_term = objective - problem.pen.value(extra.W, extra.H)
         if not np.isfinite(objective):
             raise _numerics_error(it)
-        error = data_term if problem.kl else float(np.sqrt(2.0 * data_term))
+        error = data_term if problem.kl else float(np.sqrt(2.0 * max(data_term, 0.0)))
         relative = error / scale if scale > 0 else 0.0
         seconds = time.perf_counter() - start
         hist["objective"].append(objective)
@@ -669,10 +695,17 @@ def _iterate(problem, inp, W, H, tol, max_iter, callback, start) -> NMFFit:
                 stopped = True
                 notes.append(f"stopped by the callback at iteration {it}")
                 break
+        if extra is not None and extra.stalled:
+            converged = True
+            break
+        if not accepted:  # the next step starts from the accepted factors: no verdict yet
+            continue
         if (prev - objective) / max(objective, TINY) < tol:
             converged = True
             break
         prev = objective
+    if extra is not None:
+        extra.restore(W, H)
     if not (converged or stopped):
         notes.append(
             f"stopped after max_iter={max_iter} iterations before the relative "
