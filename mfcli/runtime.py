@@ -84,6 +84,31 @@ def use_threads(requested: int | None = None) -> ThreadChoice:
     return choice
 
 
+def threads_for_work(work: float, per_thread: float, available: int) -> int:
+    """Threads worth starting for ``work`` units when each needs ``per_thread`` of them.
+
+    ``min(available, work // per_thread)``, at least 1. Each numba parallel
+    region costs a wake-up and a barrier; when another process holds a core,
+    the barrier waits for a time slice (~15 ms), so small fits run far faster
+    on one thread. Solvers whose results do not depend on the thread count
+    use this to cap it for small inputs.
+    """
+    return max(1, min(int(available), int(work // per_thread)))
+
+
+@contextmanager
+def numba_threads_for(work: float, per_thread: float):
+    """Run the block with :func:`threads_for_work` numba threads, then restore the count."""
+    import numba
+
+    before = numba.get_num_threads()
+    numba.set_num_threads(threads_for_work(work, per_thread, before))
+    try:
+        yield
+    finally:
+        numba.set_num_threads(before)
+
+
 def configure_numba_cache() -> str | None:
     """Point numba's cache somewhere writable before numba is imported.
 

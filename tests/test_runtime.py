@@ -83,3 +83,24 @@ def test_user_cache_dir_is_respected(monkeypatch, tmp_path):
 
 def test_peak_rss_is_positive():
     assert runtime.peak_rss_bytes() > 10_000_000
+
+
+def test_threads_for_work():
+    assert runtime.threads_for_work(10, 50, 4) == 1  # at least one
+    assert runtime.threads_for_work(120, 50, 4) == 2
+    assert runtime.threads_for_work(1e9, 50, 4) == 4  # never more than available
+    assert runtime.threads_for_work(0, 50, 2) == 1
+
+
+def test_numba_threads_for_restores_the_count():
+    import numba
+
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+        outer = numba.get_num_threads()
+        with runtime.numba_threads_for(10, 50):
+            assert numba.get_num_threads() == 1
+        assert numba.get_num_threads() == outer
+    finally:
+        numba.set_num_threads(before)

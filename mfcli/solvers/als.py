@@ -93,6 +93,7 @@ import numpy as np
 
 from mfcli.errors import InputDataError, NumericsError, UsageError
 from mfcli.kernels import als as kern
+from mfcli.runtime import numba_threads_for
 from mfcli.solvers import linalg
 from mfcli.solvers.svd import as_input
 
@@ -105,6 +106,22 @@ INIT_SCALE_IMPLICIT = 0.01
 # per multiply-add than the k x k products it replaces.
 ROTATE_RATIO = 0.8
 CHUNK = 1 << 20  # values per chunk when converting or checking
+# Fits with less work than this per thread use fewer numba threads (results do
+# not depend on it). Work: k * ((m + n) * row_cost + 2 * nnz * entry_cost) of
+# ``_costs``, about the multiply-adds of one iteration. Each iteration has ~10
+# parallel regions, and each waits for a descheduled thread when another
+# process holds a core. 4 iterations, k = 32, cg, on 1 vs 2 threads on the
+# 2-core dev machine with a benchmark holding both cores (best of 3):
+#   implicit  10k entries (  8e6): 11-22 ms vs 16-548 ms
+#   implicit 100k entries ( 60e6): 30-75 ms vs 124-358 ms
+#   implicit 300k entries (190e6): 159 ms vs 201 ms
+#   implicit   1M entries (541e6): 248-351 ms vs 549-590 ms
+#   explicit  10k / 100k / 300k / 1M: 25 / 75 / 138 / 478 ms vs 54 / 246 / 340 / 625 ms
+# Under load two threads never pay (the machine could not be measured idle,
+# where the row solves split evenly). 50e6 (~10 ms of one core per iteration)
+# keeps inputs up to ~100k interactions at k = 32 on one thread, where the
+# loaded penalty is 2-25x, and gives bigger fits the threads asked for.
+MIN_WORK_PER_THREAD = 50e6
 
 Callback = Callable[[int, dict], object]
 Validate = Callable[..., dict]
@@ -614,42 +631,36 @@ def als(
         values = np.ascontiguousarray(data, dtype=dt)
         offset = float(np.mean(data, dtype=np.float64)) if biased and data.shape[0] else 0.0
     costs = _costs(implicit, solver, k, cg_steps, biased)
-    t_indptr, t_indices, t_values = _transpose(shape, indptr, indices, values)
-    users = _side(indptr, indices, values, *costs)
-    items = _side(t_indptr, t_indices, t_values, *costs)
-    pb = _Problem(implicit, solver, cg_steps, reg, reg_scaling == "count", biased, offset, dt)
-
-    rng = np.random.default_rng(seed)
-    if implicit:
-        U = rng.random((m, k), dtype=dt.type) * dt.type(INIT_SCALE_IMPLICIT)
-        V = rng.random((n, k), dtype=dt.type) * dt.type(INIT_SCALE_IMPLICIT)
-    else:
-        scale = dt.type(1.0 / np.sqrt(k))
-        U = rng.standard_normal((m, k), dtype=dt.type) * scale
-        V = rng.standard_normal((n, k), dtype=dt.type) * scale
-    ub = np.zeros(m if biased else 0, dtype=dt)
-    vb = np.zeros(n if biased else 0, dtype=dt)
-
+    # Multiply-adds of one iteration: both half-steps (the loss pass is cheaper).
+    work = k * ((m + n) * costs[0] + 2.0 * values.shape[0] * costs[1])
     # Blocks are handed to threads one at a time (a busy core does not hold up
     # the others); BLAS only solves k x k eigenproblems, and its spinning
-    # threads would starve numba's.
-    with numba.parallel_chunksize(1), linalg.blas_threads(1):
+    # threads would starve numba's. Small fits run on fewer threads (the
+    # blocks are cut for the threads in use; results do not depend on them).
+    with (
+        numba_threads_for(work, MIN_WORK_PER_THREAD),
+        numba.parallel_chunksize(1),
+        linalg.blas_threads(1),
+    ):
+        t_indptr, t_indices, t_values = _transpose(shape, indptr, indices, values)
+        users = _side(indptr, indices, values, *costs)
+        items = _side(t_indptr, t_indices, t_values, *costs)
+        pb = _Problem(implicit, solver, cg_steps, reg, reg_scaling == "count", biased, offset, dt)
+
+        rng = np.random.default_rng(seed)
+        if implicit:
+            U = rng.random((m, k), dtype=dt.type) * dt.type(INIT_SCALE_IMPLICIT)
+            V = rng.random((n, k), dtype=dt.type) * dt.type(INIT_SCALE_IMPLICIT)
+        else:
+            scale = dt.type(1.0 / np.sqrt(k))
+            U = rng.standard_normal((m, k), dtype=dt.type) * scale
+            V = rng.standard_normal((n, k), dtype=dt.type) * scale
+        ub = np.zeros(m if biased else 0, dtype=dt)
+        vb = np.zeros(n if biased else 0, dtype=dt)
         U, V, ub, vb, it, best_iter, hist = _iterate(
-            pb,
-            users,
-            items,
-            U,
-            V,
-            ub,
-            vb,
-            iters,
-            callback,
-            validate,
-            patience,
-            higher_is_better,
-            notes,
-            start,
-        )
+            pb, users, items, U, V, ub, vb, iters, callback, validate, patience,
+            higher_is_better, notes, start,
+        )  # fmt: skip
     history = {name: np.asarray(values, dtype=np.float64) for name, values in hist.items()}
     return ALSFit(
         U=U,

@@ -80,12 +80,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from mfcli.errors import InputDataError, NumericsError, UsageError
+from mfcli.runtime import numba_threads_for
 
 SCHEDULES = ("constant", "decay", "adagrad")
 DEFAULTS = {
@@ -314,17 +314,9 @@ def _row_reg(reg, counts, power, dt):
     return (reg * w).astype(dt)
 
 
-@contextmanager
 def _threads_for(nnz: int):
     """Run with at most one numba thread per ``MIN_RATINGS_PER_THREAD`` ratings."""
-    import numba
-
-    threads = numba.get_num_threads()
-    numba.set_num_threads(max(1, min(threads, nnz // MIN_RATINGS_PER_THREAD)))
-    try:
-        yield
-    finally:
-        numba.set_num_threads(threads)
+    return numba_threads_for(nnz, MIN_RATINGS_PER_THREAD)
 
 
 # ------------------------------------------------------------------ the fit

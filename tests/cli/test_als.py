@@ -371,7 +371,12 @@ def test_transpose_gives_the_same_model(tmp_path, ratings):
 
 # ------------------------------------------------------------ determinism and replay
 @pytest.mark.parametrize("implicit", [False, True])
-def test_same_seed_same_factors_on_any_thread_count(tmp_path, ratings, clicks, implicit):
+def test_same_seed_same_factors_on_any_thread_count(
+    tmp_path, ratings, clicks, implicit, monkeypatch
+):
+    import mfcli.solvers.als as solver
+
+    monkeypatch.setattr(solver, "MIN_WORK_PER_THREAD", 1)  # really 2 threads on tiny data
     data = clicks.train if implicit else ratings.train
     flags = ["--implicit"] if implicit else []
     common = (data, "-k", "5", "--iters", "4", "--seed", "7", *flags)

@@ -260,7 +260,8 @@ def test_exact_loss_never_increases(kw, dtype):
         dict(implicit=False, solver="cholesky"),
     ],
 )
-def test_same_factors_on_one_and_two_threads(kw):
+def test_same_factors_on_one_and_two_threads(kw, monkeypatch):
+    monkeypatch.setattr(als_mod, "MIN_WORK_PER_THREAD", 1)  # no cap: really 2 threads
     R, _ = counts(m=300, n=120, density=0.1, seed=5)
     before = numba.get_num_threads()
     try:
@@ -276,6 +277,26 @@ def test_same_factors_on_one_and_two_threads(kw):
     np.testing.assert_array_equal(a.history["loss"], b.history["loss"])
     if not kw["implicit"]:
         np.testing.assert_array_equal(a.row_bias, b.row_bias)
+
+
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs 2 numba threads")
+def test_small_fits_run_on_one_thread_and_restore_the_count(monkeypatch):
+    R, _ = counts(m=150, n=80, density=0.1, seed=5)
+    before = numba.get_num_threads()
+    seen = []
+    try:
+        numba.set_num_threads(2)
+        als(csr(R), 8, iters=2, implicit=True, callback=lambda it, st: seen.append(
+            numba.get_num_threads()))  # fmt: skip
+        assert seen == [1, 1]
+        assert numba.get_num_threads() == 2
+        monkeypatch.setattr(als_mod, "MIN_WORK_PER_THREAD", 1)
+        seen.clear()
+        als(csr(R), 8, iters=1, implicit=True, callback=lambda it, st: seen.append(
+            numba.get_num_threads()))  # fmt: skip
+        assert seen == [2]
+    finally:
+        numba.set_num_threads(before)
 
 
 def test_same_seed_same_factors_other_seed_differs():

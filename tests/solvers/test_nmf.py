@@ -346,7 +346,8 @@ def test_w0_h0_override_init():
         {"solver": "mu", "loss": "kl", "mask": "observed"},
     ],
 )
-def test_identical_factors_on_one_and_two_threads(kwargs):
+def test_identical_factors_on_one_and_two_threads(kwargs, monkeypatch):
+    monkeypatch.setattr(nmf_module, "MIN_WORK_PER_THREAD", 1)  # no cap: really 2 threads
     X = noisy_sparse(400, 150, seed=11)
     fits = one_and_two_threads(lambda: nmf(X, 6, max_iter=15, tol=0.0, **kwargs))
     np.testing.assert_array_equal(fits[0].W, fits[1].W)
@@ -439,6 +440,26 @@ def test_fold_in_empty_rows_and_dtype():
             W = fold_in(fit.H, rows, loss=loss, mask=mask)
             assert W.dtype == np.float32
             np.testing.assert_array_equal(W, 0.0)
+
+
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs 2 numba threads")
+def test_small_fits_run_on_one_thread_and_restore_the_count(monkeypatch):
+    X = noisy_sparse(150, 80, seed=11)
+    before = numba.get_num_threads()
+    seen = []
+    try:
+        numba.set_num_threads(2)
+        nmf(X, 5, max_iter=2, tol=0.0, callback=lambda it, st: seen.append(
+            numba.get_num_threads()))  # fmt: skip
+        assert seen == [1, 1]
+        assert numba.get_num_threads() == 2
+        monkeypatch.setattr(nmf_module, "MIN_WORK_PER_THREAD", 1)
+        seen.clear()
+        nmf(X, 5, max_iter=1, tol=0.0, callback=lambda it, st: seen.append(
+            numba.get_num_threads()))  # fmt: skip
+        assert seen == [2]
+    finally:
+        numba.set_num_threads(before)
 
 
 def test_fold_in_deterministic_across_threads():
