@@ -15,6 +15,14 @@ SET = typer.Option(None, "--set", help="Override one key, e.g. --set model.rank=
 PRINT_CONFIG = typer.Option(
     False, "--print-config", help="Print the resolved config as YAML and exit without running."
 )
+ALLOW_CHANGED_INPUT = typer.Option(
+    False,
+    "--allow-changed-input",
+    help=(
+        "Replay a result .h5 (--config) even when its input file has changed since: "
+        "without it a sha256 other than the stored one is an error (exit 65)."
+    ),
+)
 
 
 def resolve_from_cli(
@@ -46,13 +54,30 @@ def print_config(config) -> None:
     typer.echo(to_yaml(config), nl=False)
 
 
-def run_fit(cfg, fit, *, only_print: bool, json_out: bool, quiet: bool) -> None:
-    """What every fit command does with its resolved config: print it, or fit and report."""
+def run_fit(
+    cfg,
+    fit,
+    *,
+    only_print: bool,
+    json_out: bool,
+    quiet: bool,
+    config_files: list[str] | None = None,
+    allow_changed_input: bool = False,
+) -> None:
+    """What every fit command does with its resolved config: print it, or fit and report.
+
+    A result file among ``config_files`` is a replay: its input must still
+    have the stored sha256 unless ``allow_changed_input`` (exit 65 otherwise).
+    """
     from mfcli.cli import render
 
     if only_print:
         print_config(cfg)
         return
+    if config_files and not allow_changed_input:
+        from mfcli.api.replay import check_replayed_input
+
+        check_replayed_input(cfg, config_files)
     _, summary = fit(cfg)
     if json_out:
         render.print_json(summary)

@@ -86,6 +86,7 @@ def sgd(
     config: list[str] | None = configure.CONFIG,
     set_items: list[str] | None = configure.SET,
     print_config: bool = configure.PRINT_CONFIG,
+    allow_changed_input: bool = configure.ALLOW_CHANGED_INPUT,
 ) -> None:
     from mfcli.api import fit_sgd
 
@@ -98,4 +99,7 @@ def sgd(
         header=header, columns=columns, duplicates=duplicates, row_labels=row_labels,
         col_labels=col_labels,
     ))  # fmt: skip
-    configure.run_fit(cfg, fit_sgd, only_print=print_config, json_out=json_out, quiet=quiet)
+    configure.run_fit(
+        cfg, fit_sgd, only_print=print_config, json_out=json_out, quiet=quiet,
+        config_files=config, allow_changed_input=allow_changed_input,
+    )  # fmt: skip
