@@ -53,6 +53,13 @@ def fit_als(cfg: AlsConfig, callback=None) -> tuple[Result, dict]:
     matrix = read_matrix(cfg.input.path, cfg.read_options())
     if a.transpose:
         matrix = transposed(matrix)
+    m, n = matrix.shape
+    if cfg.model.rank > min(m, n):
+        raise UsageError(
+            f"-k {cfg.model.rank} is larger than min(users, items) = {min(m, n)} "
+            f"of the {m} x {n} matrix in {cfg.input.path}",
+            hint=f"choose -k <= {min(m, n)}",
+        )
     validate, higher = None, True
     metric = a.metric or ("ndcg@10" if a.implicit else "rmse")
     if a.validation:

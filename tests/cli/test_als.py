@@ -480,6 +480,8 @@ def test_implicit_model_through_eval_and_recommend(tmp_path, clicks):
         (["--implicit", "--confidence", "log", "--eps", "0", "-o", "x.h5"], "eps must be"),
         (["--metric", "foo", "--validation", "VALID", "-o", "x.h5"], "unknown metric 'foo'"),
         (["-k", "0", "-o", "x.h5"], "must be >= 1"),
+        (["-k", "500", "-o", "x.h5"], "-k 500 is larger than min(users, items)"),
+        (["-k", "500", "--implicit", "-o", "x.h5"], "choose -k <="),
         (["--dtype", "float16", "-o", "x.h5"], "float16"),
     ],
 )
