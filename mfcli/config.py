@@ -41,13 +41,16 @@ def option(
     help: str,
     choices: tuple[str, ...] | None = None,
     min: int | float | None = None,
+    above: int | float | None = None,
     auto: bool = False,
 ) -> Any:
     """A config field with its help text and validation rules.
 
-    ``auto=True`` lets users write ``auto`` for None (e.g. ``threads: auto``).
+    ``min`` is an inclusive lower bound, ``above`` an exclusive one (``above=0``:
+    a positive number). ``auto=True`` lets users write ``auto`` for None (e.g.
+    ``threads: auto``).
     """
-    meta = {"help": help, "choices": choices, "min": min, "auto": auto}
+    meta = {"help": help, "choices": choices, "min": min, "above": above, "auto": auto}
     return field(default=default, metadata=meta)
 
 
@@ -323,6 +326,9 @@ def _coerce(spec: _Spec, value: Any, source: _Source, parts: tuple) -> Any:
     low = meta.get("min")
     if low is not None and value < low:
         raise source.error(f"{spec.key}: must be >= {low}, got {value}", parts)
+    above = meta.get("above")
+    if above is not None and not value > above:
+        raise source.error(f"{spec.key}: must be > {above}, got {value}", parts)
     return value
 
 
@@ -331,6 +337,8 @@ def _expected(spec: _Spec) -> str:
     text = names[spec.base]
     if spec.meta.get("min") is not None:
         text += f" >= {spec.meta['min']}"
+    if spec.meta.get("above") is not None:
+        text += f" > {spec.meta['above']}"
     if spec.optional:
         text += " or null" + (" (auto)" if spec.meta.get("auto") else "")
     return text
@@ -977,7 +985,9 @@ class AlsSection:
     confidence: str = option(
         "linear", choices=ALS_CONFIDENCE, help="implicit: 1 + alpha r, or 1 + alpha log(1 + r/eps)"
     )
-    eps: float = option(1.0, min=0, help="implicit, log confidence: the eps of log(1 + r/eps)")
+    eps: float = option(
+        1.0, help="implicit, log confidence: the eps of log(1 + r/eps), > 0 (checked only there)"
+    )
     solver: str = option("cg", choices=ALS_SOLVERS, help="cg (conjugate gradient) or cholesky")
     cg_steps: int = option(3, min=1, help="cg: steps per row and half-iteration")
     reg: float | None = option(
@@ -1022,6 +1032,11 @@ class AlsConfig(BaseConfig):
         a = self.als
         if a.patience is not None and not a.validation:
             raise ConfigError("als.patience needs a validation file", hint="add --validation FILE")
+        if a.implicit and a.confidence == "log" and not a.eps > 0:
+            raise ConfigError(
+                f"als.eps (--eps) must be > 0 with the log confidence, got {a.eps}",
+                hint="eps scales the counts: log(1 + r / eps)",
+            )
 
 
 # --------------------------------------------------------------------- sgd
@@ -1032,7 +1047,7 @@ SGD_SCHEDULES = ("constant", "decay", "adagrad")
 class SgdSection:
     """Options of ``mfcli sgd``; null means the solver's default."""
 
-    lr: float | None = option(None, min=0, help="learning rate; null: the solver's default")
+    lr: float | None = option(None, above=0, help="learning rate; null: the solver's default")
     reg: float | None = option(None, min=0, help="L2 on the factors; null: the solver's default")
     reg_bias: float | None = option(
         None, min=0, help="L2 on the biases; null: the solver's default"
@@ -1044,7 +1059,9 @@ class SgdSection:
     schedule: str | None = option(
         None, choices=SGD_SCHEDULES, help="learning-rate schedule; null: the solver's default"
     )
-    decay: float | None = option(None, min=0, help="schedule decay: its rate")
+    decay: float | None = option(
+        None, above=0, help="schedule decay: the factor on lr per epoch, <= 1 with schedule decay"
+    )
     init_scale: float | None = option(
         None, min=0, help="scale of the seeded initial factors; null: the solver's default"
     )
@@ -1078,8 +1095,14 @@ class SgdConfig(BaseConfig):
     sgd: SgdSection = section(SgdSection)
 
     def validate(self) -> None:
-        if self.sgd.patience is not None and not self.sgd.validation:
+        s = self.sgd
+        if s.patience is not None and not s.validation:
             raise ConfigError("sgd.patience needs a validation file", hint="add --validation FILE")
+        if s.decay is not None and s.decay > 1 and s.schedule in (None, "decay"):
+            raise ConfigError(
+                f"sgd.decay (--decay) must be at most 1 with the decay schedule, got {s.decay}",
+                hint="the learning rate is lr * decay ** (epoch - 1)",
+            )
 
 
 # --------------------------------------------------------------- transform

@@ -164,6 +164,36 @@ def test_ranges(item, message):
     assert err.message == f"--set {item}: {message}"
 
 
+@pytest.mark.parametrize(
+    "item, message",
+    [
+        ("sgd.lr=0", "sgd.lr: must be > 0, got 0.0"),
+        ("sgd.lr=-0.1", "sgd.lr: must be > 0, got -0.1"),
+        ("sgd.decay=0", "sgd.decay: must be > 0, got 0.0"),
+    ],
+)
+def test_positive_options_refuse_zero(item, message):
+    err = error_of(cfg.SgdConfig, [], [item])
+    assert err.message == f"--set {item}: {message}"
+    flag = item.split("=")[0].split(".")[1]
+    value = float(item.split("=")[1])
+    assert message in error_of(cfg.SgdConfig, explicit={flag: value}).message
+    assert resolve(cfg.SgdConfig, [], [item.split("=")[0] + "=0.5"])
+
+
+def test_sgd_decay_above_one_only_with_the_decay_schedule():
+    err = error_of(cfg.SgdConfig, explicit={"decay": 1.5})
+    assert "sgd.decay (--decay) must be at most 1 with the decay schedule" in err.message
+    assert resolve(cfg.SgdConfig, explicit={"decay": 1.5, "schedule": "constant"})
+
+
+def test_als_eps_is_checked_only_with_the_log_confidence():
+    err = error_of(cfg.AlsConfig, explicit={"implicit": True, "confidence": "log", "eps": 0.0})
+    assert "als.eps (--eps) must be > 0 with the log confidence, got 0.0" in err.message
+    assert resolve(cfg.AlsConfig, explicit={"implicit": True, "eps": 0.0}).als.eps == 0.0
+    assert resolve(cfg.AlsConfig, explicit={"confidence": "log", "eps": 0.0})  # explicit ratings
+
+
 def test_choice_errors_suggest_the_closest():
     assert error_of(InfoConfig, [], ["input.format=mtxx"]).hint == "did you mean 'mtx'?"
 

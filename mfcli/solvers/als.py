@@ -568,7 +568,7 @@ def als(
         explicit ratings (stored entries only)
     alpha : confidence scale, >= 0 (implicit)
     confidence : "linear" (``1 + alpha r``) or "log" (``1 + alpha log(1 + r / eps)``)
-    eps : the log confidence's scale, > 0
+    eps : the log confidence's scale, > 0 (checked only where it is used)
     solver : "cg" (``cg_steps`` warm-started CG steps per row) or "cholesky" (exact)
     cg_steps : CG steps per row and half-step, >= 1
     reg : lambda, >= 0
@@ -608,7 +608,8 @@ def als(
     _check_choice("reg_scaling", reg_scaling, REG_SCALINGS)
     reg = _check_real("reg", reg)
     alpha = _check_real("alpha", alpha)
-    eps = _check_real("eps", eps, positive=True)
+    if implicit and confidence == "log":  # eps is used by the log confidence only
+        eps = _check_real("eps", eps, positive=True)
     seed = _check_int("seed", seed, 0)
     if patience is not None:
         patience = _check_int("patience", patience, 1)
@@ -732,7 +733,8 @@ def fold_in(
     _check_choice("reg_scaling", reg_scaling, REG_SCALINGS)
     reg = _check_real("reg", reg)
     alpha = _check_real("alpha", alpha)
-    eps = _check_real("eps", eps, positive=True)
+    if implicit and confidence == "log":  # eps is used by the log confidence only
+        eps = _check_real("eps", eps, positive=True)
     steps = k if cg_steps is None else _check_int("cg_steps", cg_steps, 1)
     if (global_bias is None) != (col_bias is None):
         raise UsageError("global_bias and col_bias go together", hint="give both or neither")

@@ -288,6 +288,8 @@ def test_confidence_alpha_and_eps(tmp_path, clicks):
     explicit_linear, _ = _fit(tmp_path, *common, "--alpha", "5", "--confidence", "linear",
                               name="el.h5")  # fmt: skip
     _same_factors(linear, linear_eps)  # eps only enters the log confidence
+    linear_eps0, _ = _fit(tmp_path, *common, "--alpha", "5", "--eps", "0", name="le0.h5")
+    _same_factors(linear, linear_eps0)  # ... and is only checked there
     _same_factors(linear, explicit_linear)  # linear is the default
     U = {p.stem: _factors(p)[0] for p in (linear, log, log_eps)}
     assert not np.array_equal(U["linear"], U["log"])
@@ -477,7 +479,10 @@ def test_implicit_model_through_eval_and_recommend(tmp_path, clicks):
         (["--reg", "-1", "-o", "x.h5"], "als.reg: must be >= 0"),
         (["--alpha", "-1", "-o", "x.h5"], "als.alpha: must be >= 0"),
         (["--patience", "0", "-o", "x.h5"], "als.patience: must be >= 1"),
-        (["--implicit", "--confidence", "log", "--eps", "0", "-o", "x.h5"], "eps must be"),
+        (
+            ["--implicit", "--confidence", "log", "--eps", "0", "-o", "x.h5"],
+            "als.eps (--eps) must be > 0 with the log confidence, got 0.0",
+        ),
         (["--metric", "foo", "--validation", "VALID", "-o", "x.h5"], "unknown metric 'foo'"),
         (["-k", "0", "-o", "x.h5"], "must be >= 1"),
         (["-k", "500", "-o", "x.h5"], "-k 500 is larger than min(users, items)"),

@@ -474,7 +474,7 @@ def test_implicit_stored_zeros_are_missing_entries():
         (dict(reg_scaling="rows"), "unknown reg_scaling"),
         (dict(reg=-1.0), "reg must be"),
         (dict(alpha=float("nan")), "alpha must be"),
-        (dict(eps=0.0), "eps must be"),
+        (dict(eps=0.0, implicit=True, confidence="log"), "eps must be"),
         (dict(iters=0), "iters must be"),
         (dict(cg_steps=0), "cg_steps must be"),
         (dict(dtype=np.int32), "dtype must be"),
@@ -487,6 +487,16 @@ def test_usage_errors(kw, match):
     with pytest.raises(UsageError, match=match) as err:
         als(csr(R), k, **kw)
     assert err.value.exit_code == 2
+
+
+def test_eps_is_checked_only_where_it_is_used():
+    R, _ = counts()
+    a = als(csr(R), 3, implicit=True, iters=2)
+    b = als(csr(R), 3, implicit=True, iters=2, eps=0.0)  # linear confidence: eps unused
+    np.testing.assert_array_equal(a.U, b.U)
+    fold_in(a.V, csr(R[:2]), implicit=True, eps=0.0)
+    with pytest.raises(UsageError, match="eps must be"):
+        fold_in(a.V, csr(R[:2]), implicit=True, confidence="log", eps=0.0)
 
 
 def test_input_data_errors():
