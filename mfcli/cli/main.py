@@ -140,6 +140,7 @@ def _register() -> None:
         info,
         nmf,
         recommend,
+        rerun,
         sgd,
         split,
         svd,
