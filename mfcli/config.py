@@ -1001,7 +1001,9 @@ class AlsSection:
     biases: bool = option(True, help="explicit: user and item biases")
     iters: int = option(15, min=1, help="iterations (each solves users, then items)")
     transpose: bool = option(False, help="the file is items x users")
-    validation: str | None = option(None, help="held-out file scored after every iteration")
+    validation: str | None = option(
+        None, help="held-out file scored after every iteration; the best iteration is kept"
+    )
     metric: str | None = option(
         None, help="early-stopping metric on validation; null: rmse explicit, ndcg@10 implicit"
     )
@@ -1065,11 +1067,13 @@ class SgdSection:
     init_scale: float | None = option(
         None, min=0, help="scale of the seeded initial factors; null: the solver's default"
     )
-    biases: bool = option(True, help="global, user and item biases")
+    biases: bool = option(True, help="user and item biases (the global mean is always fitted)")
     blocks: int = option(8, min=1, help="blocks per side of the grid (fixed: results depend on it)")
     time_bins: int = option(0, min=0, help="time-aware biases over this many bins; 0: off")
     resume: str | None = option(None, help="continue from this result file with new ratings")
-    validation: str | None = option(None, help="held-out file scored after every epoch")
+    validation: str | None = option(
+        None, help="held-out file scored after every epoch; the best epoch is kept"
+    )
     metric: str | None = option(None, help="early-stopping metric on validation; null: rmse")
     patience: int | None = option(
         None, min=1, help="stop after this many epochs without improvement; keep the best"

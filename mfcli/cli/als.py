@@ -29,9 +29,10 @@ none for implicit; default --reg 0.1 explicit, 0.01 implicit.
 
 \b
 --validation FILE scores a held-out file after every iteration (--metric,
-default rmse explicit, ndcg@10 implicit); --patience P stops after P
-iterations without improvement and keeps the best. --transpose when the file
-is items x users. Same seed, same factors on any thread count.
+default rmse explicit, ndcg@10 implicit) and keeps the best iteration's
+factors (as sgd keeps the best epoch); --patience P also stops after P
+iterations without improvement. --transpose when the file is items x users.
+Same seed, same factors on any thread count.
 
 \b
 The result file holds /factors/row (users), /factors/col (items), biases,

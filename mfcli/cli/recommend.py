@@ -17,12 +17,14 @@ Whose lists (one of):
   --all           every user of the model
   --from FILE     interactions (user,item,value triplets or any matrix file)
                   of users the model has not seen: their factors are folded
-                  in without refitting (svd: projection or soft-impute's ridge;
-                  nmf: non-negative fit, H fixed; als: one least-squares
-                  half-step). Alone, every user in FILE gets a list; with
-                  --user/--users, the ids are looked up in FILE first, then in
-                  the model; with --all, FILE's users follow the model's (a
-                  user in both takes FILE's interactions).
+                  in without refitting (svd: projection or soft-impute's
+                  ridge; nmf: non-negative fit, H fixed; als: one
+                  least-squares half-step; sgd: the ridge solution for the
+                  user's factors and bias, items fixed). Alone, every user
+                  in FILE gets a list; with --user/--users, the ids are
+                  looked up in FILE first, then in the model; with --all,
+                  FILE's users follow the model's (a user in both takes
+                  FILE's interactions).
   --similar-items ID
                   items most similar to item ID (repeatable): cosine
                   similarity of the item factors (svd: of V diag(s), i.e. of

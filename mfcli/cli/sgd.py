@@ -30,9 +30,9 @@ never writes a result file full of NaN.
                     users and items keep their factors, new ones start fresh
 --time-bins N       time-aware biases (item bias per time bin, drifting user
                     bias; timeSVD-style) when the ratings have timestamps
---validation FILE   scored after every epoch (--metric, default rmse);
-                    --patience P stops after P epochs without improvement
-                    and keeps the best epoch
+--validation FILE   scored after every epoch (--metric, default rmse); the
+                    best epoch's model is kept; --patience P also stops
+                    after P epochs without improvement
 """
 
 

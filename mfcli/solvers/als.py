@@ -76,9 +76,10 @@ Early stopping
 --------------
 ``validate(U, V, global_bias, row_bias, col_bias)`` is called after each
 iteration and returns ``{metric: value}``; the first metric decides
-(``higher_is_better``). With ``patience=P`` the fit stops after ``P``
-iterations without improvement and returns the best iteration's factors
-(``best_iter``); without ``patience`` the last iteration is returned. The
+(``higher_is_better``), and the best iteration's factors are returned
+(``best_iter``; the earliest of equal scores), as SGD does. With
+``patience=P`` the fit also stops after ``P`` iterations without
+improvement; without it every iteration runs. The
 arrays passed to ``validate`` and ``callback`` are live: do not modify them.
 """
 
@@ -139,8 +140,8 @@ class ALSFit:
     row_bias : (m,) user biases (explicit with biases), else None
     col_bias : (n,) item biases (explicit with biases), else None
     n_iter : iterations run
-    best_iter : the iteration whose factors are returned (``n_iter`` unless
-        early stopping kept an earlier one)
+    best_iter : the iteration whose factors are returned: the best validated
+        one when ``validate`` was given, else ``n_iter``
     history : per iteration: ``loss`` (float64 objective with regularisation),
         ``seconds`` (cumulative since the call), and each validation metric
     notes : what the user should know (dense input, early stop, callback stop)
@@ -505,7 +506,7 @@ def _iterate(
         for name, value in stats.items():
             hist.setdefault(name, [float("nan")] * (it - 1)).append(float(value))
         stop = False
-        if patience is not None:
+        if validate is not None:
             value = next(iter(metrics.values()))
             better = np.isfinite(value) and (
                 best_value is None
@@ -514,7 +515,7 @@ def _iterate(
             if better:
                 best_value, best_iter = value, it
                 best = (U.copy(), V.copy(), ub.copy(), vb.copy())
-            elif it - best_iter >= patience:
+            elif patience is not None and it - best_iter >= patience:
                 name = next(iter(metrics))
                 notes.append(
                     f"early stop at iteration {it}: {name} did not improve for "
@@ -528,9 +529,11 @@ def _iterate(
                 stop = True
         if stop:
             break
-    if patience is not None and best is not None and best_iter != it:
+    if best is not None and best_iter != it:
         U, V, ub, vb = best
-    else:
+        if not any(note.startswith("early stop") for note in notes):
+            notes.append(f"iteration {best_iter} kept: the best validation score")
+    elif best is None:
         best_iter = it
     return U, V, ub, vb, it, best_iter, hist
 
@@ -582,7 +585,7 @@ def als(
     validate : ``validate(U, V, global_bias, row_bias, col_bias) -> {name: value}``
         after each iteration; the first name is the early-stopping metric
     patience : with ``validate``: stop after this many iterations without
-        improvement and return the best iteration's model
+        improvement (the best iteration's model is returned with or without it)
     higher_is_better : direction of the early-stopping metric
 
     Returns

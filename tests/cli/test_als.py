@@ -328,14 +328,29 @@ def test_validation_patience_keeps_the_best_iteration(tmp_path, ratings):
     assert config["validation"] == ratings.validation and config["patience"] == 2
 
 
-def test_validation_without_patience_runs_every_iteration(tmp_path, clicks):
+def test_validation_without_patience_runs_every_iteration_and_keeps_the_best(tmp_path, ratings):
+    # as with --patience (and as sgd does): the best validated iteration is kept
+    common = (ratings.train, "-k", "6", "--reg", "0.001", "--seed", "2")
+    out, summary = _fit(tmp_path, *common, "--iters", "12", "--validation", ratings.validation)
+    history = read_result(out).history
+    assert set(history) == {"loss", "seconds", "rmse"}
+    assert len(history["rmse"]) == 12 and summary["iterations"] == 12
+    best = summary["best_iteration"]
+    assert best == int(np.argmin(history["rmse"])) + 1 and best < 12  # it overfits
+    assert not any("early stop" in note for note in summary["notes"])
+    assert any(f"iteration {best} kept" in note for note in summary["notes"])
+    plain, _ = _fit(tmp_path, *common, "--iters", str(best), name="plain.h5")
+    _same_factors(out, plain)
+
+
+def test_validation_metric_series_implicit(tmp_path, clicks):
     out, summary = _fit(tmp_path, clicks.train, "-k", "4", "--implicit", "--iters", "4",
                         "--validation", clicks.validation)  # fmt: skip
     history = read_result(out).history
     assert set(history) == {"loss", "seconds", "ndcg@10"}  # implicit's default metric
     assert len(history["ndcg@10"]) == 4 and np.isfinite(history["ndcg@10"]).all()
-    assert summary["iterations"] == summary["best_iteration"] == 4
-    assert not any("early stop" in note for note in summary["notes"])
+    assert summary["iterations"] == 4
+    assert summary["best_iteration"] == int(np.argmax(history["ndcg@10"])) + 1
 
 
 @pytest.mark.parametrize(("implicit", "metric"), [(False, "mae"), (True, "precision@5")])

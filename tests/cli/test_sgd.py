@@ -107,6 +107,9 @@ def test_result_file(tmp_path, ratings):
     assert set(history) == {"loss", "train_rmse", "lr", "seconds"}
     assert all(len(v) == 20 for v in history.values())
     np.testing.assert_array_equal(history["loss"], history["train_rmse"])
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "result-file.md").read_text("utf-8")
+    history_doc = doc.split("## `/history`", 1)[1].split("\n## ", 1)[0]
+    assert all(f"`{name}`" in history_doc for name in history)  # every series is documented
     assert (np.diff(history["loss"]) < 0).all()  # the default schedule decreases it every epoch
     assert (np.diff(history["seconds"]) >= 0).all()
     # the documented defaults: decay schedule, lr 0.04, decay 0.9
@@ -646,3 +649,11 @@ def test_output_exists_is_not_clobbered(tmp_path, ratings):
     forced = invoke("sgd", ratings.train, "-k", "3", "--epochs", "1", "-o", str(out), "--force")
     assert forced.exit_code == 0 and read_result(out).factors["row"].shape[1] == 3
     _fails(73, ratings.train, "-k", "2", "-o", str(tmp_path / "no" / "dir" / "m.h5"))
+
+
+def test_help_texts_match_the_model():
+    sgd_help = invoke("sgd", "--help").stdout
+    assert "--no-biases: mu + p_u . q_i" in " ".join(sgd_help.split())
+    assert "best epoch's model is kept" in " ".join(sgd_help.split())
+    rec = " ".join(invoke("recommend", "--help").stdout.split())
+    assert "sgd: the ridge solution for the user's factors and bias" in rec

@@ -322,7 +322,7 @@ def test_fold_in_equals_the_user_half_step(kw, dtype):
 
     def validate(U, V, mu, ub, vb):
         seen.append((U.copy(), V.copy(), None if vb is None else vb.copy()))
-        return {"dummy": 0.0}
+        return {"dummy": float(len(seen))}  # rising: the last iteration is kept
 
     fit = als(csr(R), 4, solver="cholesky", iters=4, validate=validate, dtype=dtype, **kw)
     _, v_prev, vb_prev = seen[-2]  # the item side the last user half-step used
@@ -389,7 +389,25 @@ def test_early_stopping_lower_is_better_and_no_patience():
     )
     assert (fit.n_iter, fit.best_iter) == (4, 2)
     fit = als(csr(R), 3, iters=3, validate=lambda *a: {"rmse": 1.0})
-    assert (fit.n_iter, fit.best_iter) == (3, 3)
+    assert (fit.n_iter, fit.best_iter) == (3, 1)  # no improvement: the first is kept
+
+
+def test_validation_without_patience_runs_all_and_keeps_the_best():
+    R, _ = ratings()
+    values = iter([3.0, 2.0, 2.5, 2.6, 2.7])
+    kept = {}
+
+    def validate(U, V, mu, ub, vb):
+        kept[len(kept) + 1] = (U.copy(), V.copy())
+        return {"rmse": next(values)}
+
+    fit = als(csr(R), 3, iters=5, validate=validate, higher_is_better=False)
+    assert (fit.n_iter, fit.best_iter) == (5, 2)
+    np.testing.assert_array_equal(fit.U, kept[2][0])
+    np.testing.assert_array_equal(fit.V, kept[2][1])
+    assert any("iteration 2 kept" in note for note in fit.notes)
+    plain = als(csr(R), 3, iters=5)
+    assert plain.best_iter == 5 and not plain.notes
 
 
 def test_callback_gets_stats_and_can_stop():
@@ -401,7 +419,7 @@ def test_callback_gets_stats_and_can_stop():
         return it == 2
 
     fit = als(csr(R), 3, iters=6, callback=callback, validate=lambda *a: {"mae": 0.5})
-    assert fit.n_iter == 2 and fit.best_iter == 2
+    assert fit.n_iter == 2 and fit.best_iter == 1  # constant mae: the first is the best
     assert calls == [(1, ["loss", "mae", "seconds"]), (2, ["loss", "mae", "seconds"])]
     assert any("callback" in note for note in fit.notes)
     assert np.all(np.diff(fit.history["seconds"]) >= 0)
