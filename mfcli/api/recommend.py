@@ -3,10 +3,12 @@
 Scores are the model's reconstruction (``row @ diag(s) @ col.T`` for svd,
 ``row @ col.T`` otherwise, plus the stored biases), computed a chunk of users
 at a time by :func:`mfcli.evaluate.topk.top_k`, so memory beyond the model is
-one bounded score block plus the (users, n) lists. Users the model has not
-seen are folded in from ``--from`` interactions with the method's own rule
-(:mod:`mfcli.api.foldin`). Nothing is written until every id is resolved and
-every list computed, so an error leaves no partial output.
+one bounded score block plus the (users, n) lists. Models with a rating range
+(sgd; nmf ``--mask observed``) rank by that score and print it clipped to the
+range, as ``eval`` predicts; similar-item cosines are never clipped. Users
+the model has not seen are folded in from ``--from`` interactions with the
+method's own rule (:mod:`mfcli.api.foldin`). Nothing is written until every
+id is resolved and every list computed, so an error leaves no partial output.
 """
 
 from __future__ import annotations
@@ -106,8 +108,8 @@ def recommendations(cfg: RecommendConfig) -> Recommendations:
     threads = use_threads(cfg.runtime.threads)
     timer = Timer()
     load = ["config", "factors", "biases", "labels"]
-    if cfg.input.path and not similar:
-        load.append("extra")  # svd's fold-in ridge
+    if not similar:
+        load.append("extra")  # the rating range scores are clipped to; svd's fold-in ridge
     result = read_result(r.model, load=load)
     try:
         model = ScoringModel.from_result(result)
@@ -282,6 +284,12 @@ def _for_users(cfg, result, model) -> Recommendations:
     if fresh.size:
         seen = new["seen"] if r.exclude_seen is not False else None
         items[fresh], scores[fresh] = top_k(new["model"], rows[fresh], n, exclude=seen)
+    if model.clip is not None:
+        # Ranked by the model's score, printed as the rating eval predicts: clipped
+        # to the training range (clipping is monotone, so lists stay sorted; ranking
+        # by clipped scores would break the ties it makes at the top by item index).
+        listed = items >= 0
+        scores[listed] = np.clip(scores[listed], *model.clip)
     recs = Recommendations("users", queries, items, scores, model.item_labels)
     recs.summary.update(
         kind="users", lists=int(len(rows)), lines=int((items >= 0).sum()),

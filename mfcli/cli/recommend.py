@@ -34,7 +34,9 @@ Whose lists (one of):
 \b
 Scores are the model's reconstruction: row @ diag(s) @ col.T (svd) or
 row @ col.T (nmf, als, sgd), plus the stored biases, computed for a chunk of
-users at a time (memory stays bounded with --all).
+users at a time (memory stays bounded with --all). Models that predict
+ratings in the training range (sgd; nmf --mask observed) rank by that score
+and print it clipped to the range, as eval predicts.
 
 \b
 --exclude-seen (default when the model has /train): a user's training items

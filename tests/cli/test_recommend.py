@@ -242,6 +242,33 @@ def test_biased_models_score_with_their_biases(tmp_path, method):
     assert '"a,b"' in result.stdout or "a,b" not in {g[1] for g in got}  # quoted when written
 
 
+def test_rating_models_print_clipped_scores_ranked_by_the_model(tmp_path):
+    """sgd stores its training range: scores are printed clipped to it, as eval predicts,
+    and ranked by the unclipped score (clipping makes ties the model does not have)."""
+    path = _tiny(tmp_path, "sgd")
+    result = read_result(path)
+    result.extra = {"sgd": {"clip": np.array([2.5, 3.5])}}
+    write_result(result, path, force=True)
+    S, train, _, items = _scores(path)
+    want = _naive_top(S, 4, train)
+    assert (np.clip(S, 2.5, 3.5) != S).any(axis=1).all()  # every user has clipped scores
+    data = json.loads(_ok(path, "--all", "-n", "4", "--json").stdout)
+    for i, entry in enumerate(data["recommendations"]):
+        assert [x["item"] for x in entry["items"]] == [str(items[j]) for j in want[i]]
+        got = [x["score"] for x in entry["items"]]
+        np.testing.assert_allclose(got, np.clip(S[i, want[i]], 2.5, 3.5), rtol=1e-12)
+        assert got == sorted(got, reverse=True)
+    # folded-in users are clipped too
+    new = tmp_path / "new.csv"
+    new.write_text("user,item,rating\nfresh,item 0,5\nfresh,item 1,5\nfresh,item 3,1\n")
+    data = json.loads(_ok(path, "--from", new, "-n", "3", "--json").stdout)
+    scores = [x["score"] for x in data["recommendations"][0]["items"]]
+    assert scores and all(2.5 <= v <= 3.5 for v in scores)
+    # similar-item cosines are not scores on the rating scale: never clipped
+    sims = json.loads(_ok(path, "--similar-items", "item 0", "-n", "5", "--json").stdout)
+    assert any(x["score"] < 2.5 for x in sims["similar"][0]["neighbours"])
+
+
 def test_model_without_labels_uses_one_based_positions(models):
     S, train, _, _ = _scores(models["svd_mtx"])
     data = json.loads(_ok(models["svd_mtx"], "--user", "1", "-n", "3", "--json").stdout)
