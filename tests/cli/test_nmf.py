@@ -66,7 +66,8 @@ def test_objective_history_never_increases(tmp_path, planted):
     out, summary = _fit(tmp_path, planted, "-k", "5", "--dtype", "float64", "--tol", "0")
     history = read_result(out).history
     objective = history["objective"]
-    assert len(objective) == summary["iterations"] == 200
+    # tol 0: only max_iter (200) or a stall (an unextrapolated step got worse) stops it
+    assert len(objective) == summary["iterations"] <= 200
     assert (np.diff(objective) <= 1e-9 * objective[:-1]).all()
     assert set(history) >= {"objective", "error", "seconds"}
     assert summary["objective"] == pytest.approx(objective[-1])
