@@ -54,19 +54,29 @@ def cap_blas_env(n: int) -> None:
     """
     for var in BLAS_ENV_VARS:
         os.environ.setdefault(var, str(n))
-    calm_blas_spin()
+    calm_spinning_threads()
 
 
-# OpenBLAS workers spin for 2**28 cycles (~0.1 s) after each call before they
-# sleep. Our numba kernels run between BLAS calls on the same cores, so the
-# spinning workers steal them: dense NMF at k = 20 ran 2.5x slower on 2 threads
-# than on 1. 2**4 cycles makes them sleep at once (minimum allowed value).
-OPENBLAS_SPIN_ENV = ("OPENBLAS_THREAD_TIMEOUT", "4")
+# Idle worker threads spin before they sleep, and ours share the cores with
+# each other and with whatever else runs. OpenBLAS workers spin for 2**28
+# cycles (~0.1 s) after each call: between BLAS calls our numba kernels lost
+# their cores to them (dense NMF k = 20 ran 2.5x slower on 2 threads than on
+# 1); 2**4 cycles (the minimum) makes them sleep at once. numba's OpenMP
+# workers spin after every parallel region: on a machine with other work, the
+# Douban SGD fit (160 regions) took 2.0-2.5 s on 2 threads instead of 0.3-0.6 s
+# with passive waiting, a 943 x 1682 NMF 2.9-5.6 s instead of 0.5-0.8 s. A
+# user's own settings win.
+SPIN_ENV = (("OPENBLAS_THREAD_TIMEOUT", "4"), ("OMP_WAIT_POLICY", "passive"))
 
 
-def calm_blas_spin() -> None:
-    """Stop OpenBLAS threads spinning between calls; only effective before numpy loads."""
-    os.environ.setdefault(*OPENBLAS_SPIN_ENV)
+def calm_spinning_threads() -> None:
+    """Make idle BLAS and OpenMP threads sleep at once.
+
+    Only effective before numpy loads (OpenBLAS) and before numba's first
+    parallel region (OpenMP).
+    """
+    for var, value in SPIN_ENV:
+        os.environ.setdefault(var, value)
 
 
 def apply_threads(choice: ThreadChoice) -> None:

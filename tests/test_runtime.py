@@ -39,24 +39,27 @@ def test_cap_blas_env_respects_user_setting(monkeypatch):
     assert os.environ["MKL_NUM_THREADS"] == "4"
 
 
-def test_blas_spin_is_calmed_unless_the_user_chose(monkeypatch):
+def test_spinning_threads_are_calmed_unless_the_user_chose(monkeypatch):
     monkeypatch.delenv("OPENBLAS_THREAD_TIMEOUT", raising=False)
-    runtime.calm_blas_spin()
+    monkeypatch.setenv("OMP_WAIT_POLICY", "active")
+    runtime.calm_spinning_threads()
     assert os.environ["OPENBLAS_THREAD_TIMEOUT"] == "4"
+    assert os.environ["OMP_WAIT_POLICY"] == "active"
     monkeypatch.setenv("OPENBLAS_THREAD_TIMEOUT", "28")
     runtime.cap_blas_env(2)
     assert os.environ["OPENBLAS_THREAD_TIMEOUT"] == "28"
 
 
-def test_cli_sets_blas_spin_before_numpy_loads():
+def test_cli_calms_spinning_threads_before_numpy_loads():
     code = (
         "import os\nfrom mfcli.cli.main import app\n"
         "try:\n    app(['info', '--help'])\nexcept SystemExit:\n    pass\n"
-        "print(os.environ.get('OPENBLAS_THREAD_TIMEOUT'))"
+        "print(os.environ.get('OPENBLAS_THREAD_TIMEOUT'), os.environ.get('OMP_WAIT_POLICY'))"
     )
-    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_THREAD_TIMEOUT"}
+    calmed = ("OPENBLAS_THREAD_TIMEOUT", "OMP_WAIT_POLICY")
+    env = {k: v for k, v in os.environ.items() if k not in calmed}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
-    assert out.stdout.strip().splitlines()[-1] == "4", out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "4 passive", out.stderr
 
 
 def test_numba_cache_falls_back_when_package_is_read_only(monkeypatch, tmp_path):

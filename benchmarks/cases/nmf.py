@@ -35,8 +35,9 @@ ABOUT = (
     "(a tiny fit of the same kind) in setup, and the memory high-water mark is reset after "
     f"setup. Threads: {THREADS} for both tools (the setup sets NUMBA/OMP/OPENBLAS/"
     f"MKL_NUM_THREADS to {THREADS} before numpy loads, unless the harness's --threads set "
-    "them, and OPENBLAS_THREAD_TIMEOUT=4 as the mfcli command does, so OpenBLAS workers "
-    "sleep instead of spinning between calls); scikit-learn's coordinate descent itself "
+    "them, and OPENBLAS_THREAD_TIMEOUT=4 and OMP_WAIT_POLICY=passive as the mfcli command "
+    "does, so idle BLAS and OpenMP workers sleep instead of spinning); scikit-learn's "
+    "coordinate descent itself "
     "is single-threaded Cython, its products "
     "use the BLAS threads. Float64 rows (time to scikit-learn's error only) are there "
     "because float32 HALS stalls 0.02-0.03% above scikit-learn's float64 error on the "
@@ -262,9 +263,9 @@ def _threads() -> None:
     # Before numpy and numba load; the harness's --threads wins.
     for var in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, str(THREADS))
-    from mfcli.runtime import calm_blas_spin
+    from mfcli.runtime import calm_spinning_threads
 
-    calm_blas_spin()  # as the mfcli command does at start
+    calm_spinning_threads()  # as the mfcli command does at start
 
 
 def _reset_peak() -> None:

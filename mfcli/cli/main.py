@@ -33,9 +33,9 @@ class MfcliGroup(TyperGroup):
         args = list(sys.argv[1:] if args is None else args)
         debug = DEBUG_FLAG in args or os.environ.get("MFCLI_DEBUG") == "1"
         args = [a for a in args if a != DEBUG_FLAG]
-        from mfcli.runtime import calm_blas_spin, terminate_as_exception
+        from mfcli.runtime import calm_spinning_threads, terminate_as_exception
 
-        calm_blas_spin()  # before any command loads numpy
+        calm_spinning_threads()  # before any command loads numpy
 
         try:
             with terminate_as_exception():
