@@ -111,17 +111,18 @@ CHUNK = 1 << 20  # values per chunk when converting or checking
 # not depend on it). Work: k * ((m + n) * row_cost + 2 * nnz * entry_cost) of
 # ``_costs``, about the multiply-adds of one iteration. Each iteration has ~10
 # parallel regions, and each waits for a descheduled thread when another
-# process holds a core. 4 iterations, k = 32, cg, on 1 vs 2 threads on the
-# 2-core dev machine with a benchmark holding both cores (best of 3):
-#   implicit  10k entries (  8e6): 11-22 ms vs 16-548 ms
-#   implicit 100k entries ( 60e6): 30-75 ms vs 124-358 ms
-#   implicit 300k entries (190e6): 159 ms vs 201 ms
-#   implicit   1M entries (541e6): 248-351 ms vs 549-590 ms
-#   explicit  10k / 100k / 300k / 1M: 25 / 75 / 138 / 478 ms vs 54 / 246 / 340 / 625 ms
-# Under load two threads never pay (the machine could not be measured idle,
-# where the row solves split evenly). 50e6 (~10 ms of one core per iteration)
-# keeps inputs up to ~100k interactions at k = 32 on one thread, where the
-# loaded penalty is 2-25x, and gives bigger fits the threads asked for.
+# process holds a core. 4 iterations, k = 32, cg, 1 vs 2 threads on the
+# 2-core dev machine (best of 3), idle | with a benchmark on both cores:
+#   implicit  10k entries (work   8e6):   6 vs   5 ms |  11-22 vs  16-548 ms
+#   implicit 100k entries (work  60e6):  24 vs  15 ms |  30-75 vs 124-358 ms
+#   implicit 300k entries (work 169e6):  73 vs  41 ms |    159 vs 201 ms
+#   implicit   1M entries (work 541e6): 262 vs 153 ms | 248-351 vs 549-590 ms
+#   explicit  10k entries (work   5e6):   7 vs   5 ms |     25 vs  54 ms
+#   explicit 100k entries (work  51e6):  27 vs  15 ms |  47-75 vs 163-246 ms
+#   explicit   1M entries (work 513e6): 304 vs 149 ms |    478 vs 625 ms
+# Idle, two threads save a few ms below ~100k entries; loaded, they cost
+# 0.1-0.5 s there. 50e6 (~10 ms of one core per iteration) keeps those on one
+# thread and gives ~300k entries and more at k = 32 the threads asked for.
 MIN_WORK_PER_THREAD = 50e6
 
 Callback = Callable[[int, dict], object]

@@ -105,17 +105,17 @@ BLOCKS_PER_THREAD = 8
 # k * (entries * (k with mask observed, else 1) + (m + n) * k), entries = the
 # stored ones (sparse) or m * n (dense): about the multiply-adds of one
 # iteration's products and sweeps. Results do not depend on it. 30 HALS
-# iterations (mask none, sparse) on 1 vs 2 threads, 2-core dev machine with a
-# benchmark holding both cores (best of 3):
-#   150x80, 2k entries, k=10 (work 0.04e6):      16 ms vs 1472 ms
-#   300x200, 10k, k=10 (0.15e6):                 35 ms vs 815 ms
-#   943x1682, 100k, k=20 (3.05e6):              171 ms vs 2746 ms
-#   3000x2000, 300k, k=20 (8e6):                414 ms vs 1668 ms
-#   6000x4000, 1M, k=20 (24e6):                1547 ms vs 3032 ms
-# Under load two threads never pay (the machine could not be measured idle).
-# 1e6 keeps the 943 x 1682 ratings case (MovieLens 100k, k=20) and anything
-# bigger on the threads asked for, as the benchmarks run them, and puts the
-# tiny fits, where the loaded penalty is 20-90x, on one.
+# iterations (sparse), 1 vs 2 threads on the 2-core dev machine (best of 3),
+# idle | with a benchmark on both cores:
+#   150x80, 2k entries, k=10 (work 0.04e6):   10 vs  10 ms |   16 vs 1472 ms
+#   300x200, 10k, k=10 (0.15e6):              17 vs  16 ms |   35 vs  815 ms
+#   600x400, 30k, k=10 (0.4e6):               30 vs  26 ms |   51 vs 1773 ms
+#   943x1682, 100k, k=20 (3.05e6):           105 vs  81 ms |  171 vs 2746 ms
+#   3000x2000, 300k, k=20 (8e6):             258 vs 181 ms |  414 vs 1668 ms
+#   mask observed 300x200, 10k, k=10 (1.05e6): 43 vs 24 ms |  77 vs  718 ms
+# 1e6 keeps the 943 x 1682 ratings case (MovieLens 100k, k=20) and bigger on
+# the threads asked for, where two are faster idle, and puts the small fits,
+# where they gain little idle and cost 20-90x loaded, on one.
 MIN_WORK_PER_THREAD = 1e6
 
 Callback = Callable[[int, dict], object]
