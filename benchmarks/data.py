@@ -101,6 +101,19 @@ def _generate(spec: dict):
         )
     elif kind == "lowrank-nonneg":
         matrix = _lowrank_nonneg(spec, seed)
+    elif kind == "implicit":
+        # counts >= 1 (1 + Poisson); power-law user activity and item popularity
+        matrix, _ = synth.implicit(
+            spec["users"],
+            spec["items"],
+            spec["nnz"],
+            rank=spec.get("rank", 10),
+            mean_count=spec.get("mean_count", 3.0),
+            distribution=spec.get("distribution", "poisson"),
+            user_exponent=spec.get("user_exponent", 0.6),
+            item_exponent=spec.get("item_exponent", 1.0),
+            seed=seed,
+        )
     else:
         raise ValueError(f"unknown data kind {kind!r}")
     return matrix

@@ -25,7 +25,18 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-CASES = ("read_mtx", "read_csv", "startup", "split", "topk_memory", "svd", "nmf", "recommend")
+CASES = (
+    "read_mtx",
+    "read_csv",
+    "startup",
+    "split",
+    "topk_memory",
+    "svd",
+    "nmf",
+    "recommend",
+    "als",
+    "sgd",
+)
 
 
 def load(name: str) -> ModuleType:
