@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from benchmarks.cases.common import time_target
+from benchmarks.cases.common import reset_peak, time_target
 from benchmarks.harness import REPO, Measurement, Scenario, Target, Tool
 
 NAME = "als"
@@ -317,14 +317,6 @@ def _mfcli_threads() -> int:
     return n
 
 
-def _reset_peak() -> None:
-    try:
-        with open("/proc/self/clear_refs", "w") as fh:
-            fh.write("5")
-    except OSError:
-        pass
-
-
 def _read(path: str, columns: str | None):
     """The file as `mfcli als` reads it (values in the model dtype)."""
     from mfcli.io import read_matrix
@@ -392,7 +384,7 @@ def _als_setup(args: dict, tool: str, implicit: bool) -> None:
     kw = {**_als_kw(implicit), "iters": 2}
     for _ in range(2):
         als(tiny, 4, **kw)
-    _reset_peak()
+    reset_peak()
 
 
 def _als_fit(args: dict, implicit: bool) -> dict:
@@ -461,7 +453,7 @@ def implicit_setup(args: dict) -> None:
         AlternatingLeastSquares(factors=4, iterations=2, num_threads=n, random_state=0).fit(
             tiny_csr, show_progress=False
         )
-    _reset_peak()
+    reset_peak()
 
 
 def implicit_fit(args: dict) -> dict:
@@ -491,7 +483,7 @@ def implicit_fit(args: dict) -> dict:
 def popularity_setup(args: dict) -> None:
     _threads()
     _common_setup(args, POP)
-    _reset_peak()
+    reset_peak()
 
 
 def popularity_fit(args: dict) -> dict:
@@ -515,7 +507,7 @@ def sgd_setup(args: dict) -> None:
     _common_setup(args, SGD)
     for _ in range(2):
         sgd(_tiny(_STATE["train"]), 4, epochs=2, seed=SEED)
-    _reset_peak()
+    reset_peak()
 
 
 def sgd_fit(args: dict) -> dict:

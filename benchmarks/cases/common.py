@@ -60,3 +60,16 @@ def memory_target(tool: str, at_most: float) -> Target:
         )
 
     return Target(f"{tool} peak RSS <= {at_most:g}x the final arrays", check)
+
+
+def reset_peak() -> None:
+    """Reset this process's memory high-water mark (VmHWM) to its current RSS.
+
+    Called at the end of a tool's setup so that setup's temporaries (reading
+    the file) do not count in the timed call's peak (Linux >= 4.0).
+    """
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+    except OSError:
+        pass

@@ -7,6 +7,7 @@ import os
 from functools import partial
 from pathlib import Path
 
+from benchmarks.cases.common import reset_peak
 from benchmarks.harness import REPO, Measurement, Scenario, Target, Tool
 
 NAME = "nmf"
@@ -268,15 +269,6 @@ def _threads() -> None:
     calm_spinning_threads()  # as the mfcli command does at start
 
 
-def _reset_peak() -> None:
-    # Setup's temporaries (reading the file) must not count in the fit's high-water mark.
-    try:
-        with open("/proc/self/clear_refs", "w") as fh:
-            fh.write("5")
-    except OSError:
-        pass
-
-
 def _load(args: dict):
     from mfcli.io import read_matrix
 
@@ -345,7 +337,7 @@ def _mfcli_setup(variant: str, args: dict) -> None:
             seed=0, dtype=getattr(np, dtype), callback=lambda it, stats: False)  # fmt: skip
     if os.path.exists(args["reference"]):
         _STATE["ref"] = _reference(args)
-    _reset_peak()
+    reset_peak()
 
 
 def _fit(variant: str, args: dict, **kw):
@@ -495,7 +487,7 @@ def sklearn_setup(args: dict) -> None:
     # First-call costs (BLAS thread pool, lazy imports) before the clock starts.
     tiny = np.random.default_rng(0).random((60, 40))
     NMF(3, init="nndsvda", max_iter=5, **_sklearn_loss(args)).fit(tiny)
-    _reset_peak()
+    reset_peak()
 
 
 def _sklearn_loss(args: dict) -> dict:

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 
+from benchmarks.cases.common import reset_peak
 from benchmarks.harness import REPO, Measurement, Scenario, Target, Tool
 
 NAME = "recommend"
@@ -196,14 +197,6 @@ def write_model(spec: dict) -> None:
 
 
 # ------------------------------------------------------------ child side
-def _reset_peak() -> None:
-    try:
-        with open("/proc/self/clear_refs", "w") as fh:
-            fh.write("5")
-    except OSError:
-        pass
-
-
 def _read(path: str):
     from mfcli.api.recommend import _train_pattern
     from mfcli.evaluate.model import ScoringModel
@@ -223,7 +216,7 @@ def setup_mfcli(args: dict) -> None:
     model, train = _read(args["path"])
     _STATE.update(model=model, train=train)
     top_k((model.user_factors[:3], model.item_factors[:5]), np.arange(3), 2)  # load the kernels
-    _reset_peak()
+    reset_peak()
 
 
 def mfcli_topk(args: dict) -> dict:
@@ -249,7 +242,7 @@ def setup_implicit(args: dict) -> None:
     )
     _STATE.update(als=als, csr=csr)
     als.recommend(np.arange(3), csr[:3], N=2, filter_already_liked_items=True)
-    _reset_peak()
+    reset_peak()
 
 
 def implicit_recommend(args: dict) -> dict:

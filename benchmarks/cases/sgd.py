@@ -7,7 +7,7 @@ import json
 import os
 from pathlib import Path
 
-from benchmarks.cases.common import time_target
+from benchmarks.cases.common import reset_peak, time_target
 from benchmarks.harness import REPO, Measurement, Scenario, Target, Tool
 
 NAME = "sgd"
@@ -270,15 +270,6 @@ def _threads() -> int:
     return n
 
 
-def _reset_peak() -> None:
-    # Setup's temporaries must not count in the fit's high-water mark.
-    try:
-        with open("/proc/self/clear_refs", "w") as fh:
-            fh.write("5")
-    except OSError:
-        pass
-
-
 def _common_setup(args: dict, tool: str) -> dict:
     from benchmarks.ratings_sets import load
 
@@ -314,7 +305,7 @@ def mfcli_setup(args: dict) -> None:
     tiny = Matrix.from_coo(r, c, rng.integers(1, 6, 6000).astype(np.float64), (300, 200))
     for _ in range(2):
         sgd(tiny, 4, epochs=2, seed=SEED)
-    _reset_peak()
+    reset_peak()
 
 
 def mfcli_fit(args: dict) -> dict:
@@ -361,7 +352,7 @@ def libmf_setup(args: dict) -> None:
     )
     tiny = np.ascontiguousarray(_STATE["X"][:2000])
     _libmf_model(4, 2).fit(tiny)  # load the library, start its threads once
-    _reset_peak()
+    reset_peak()
 
 
 def _libmf_model(k: int, iters: int):
@@ -418,7 +409,7 @@ def surprise_setup(args: dict) -> None:
                          "r": rng.integers(1, 6, 500).astype(float)})  # fmt: skip
     tiny_set = Dataset.load_from_df(tiny.drop_duplicates(["u", "i"]), Reader(rating_scale=(1, 5)))
     SVD(n_factors=4, n_epochs=2, random_state=0).fit(tiny_set.build_full_trainset())
-    _reset_peak()
+    reset_peak()
 
 
 def surprise_fit(args: dict) -> dict:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 
+from benchmarks.cases.common import reset_peak
 from benchmarks.harness import REPO, Measurement, Scenario, Target, Tool
 
 NAME = "svd"
@@ -190,15 +191,6 @@ def _memory(tool: str) -> Target:
 
 
 # ------------------------------------------------------------ child side
-def _reset_peak() -> None:
-    # Setup's temporaries (reading the file) must not count in the fit's high-water mark.
-    try:
-        with open("/proc/self/clear_refs", "w") as fh:
-            fh.write("5")
-    except OSError:
-        pass
-
-
 def _load(args: dict):
     from mfcli.io import read_matrix
 
@@ -232,7 +224,7 @@ def _setup(args: dict, dtype) -> None:
         tiny = np.random.default_rng(0).standard_normal((300, 97))
     for method in ("randomized", "lanczos"):
         truncated_svd(tiny, 3, method=method, dtype=dtype, oversample=2)
-    _reset_peak()
+    reset_peak()
 
 
 def mfcli_setup(args: dict) -> None:
@@ -296,7 +288,7 @@ def peer_setup(args: dict) -> None:
     _STATE["shape"] = list(matrix.shape)
     _STATE["input_bytes"] = _input_bytes(matrix)
     del matrix
-    _reset_peak()
+    reset_peak()
 
 
 def _peer_facts(s) -> dict:

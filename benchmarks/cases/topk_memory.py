@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from benchmarks.cases.common import reset_peak
 from benchmarks.harness import Measurement, Scenario, Target, Tool
 
 NAME = "topk-memory"
@@ -86,16 +87,6 @@ def _time_ratio(tool: str, peer: str, at_most: float) -> Target:
 # ------------------------------------------------------------ child side
 
 
-def _reset_peak() -> None:
-    # Setup's temporaries must not count in the call's high-water mark
-    # (Linux >= 4.0: "5" resets VmHWM to the current RSS).
-    try:
-        with open("/proc/self/clear_refs", "w") as fh:
-            fh.write("5")
-    except OSError:
-        pass
-
-
 def setup(args: dict) -> None:
     import numpy as np
 
@@ -108,7 +99,7 @@ def setup(args: dict) -> None:
     _STATE["train"] = None
     # Load the compiled kernels (numba's cache) before the clock starts.
     top_k((_STATE["user"][:3], _STATE["item"][:5]), np.arange(3), 2)
-    _reset_peak()
+    reset_peak()
 
 
 def setup_train(args: dict) -> None:
@@ -127,7 +118,7 @@ def setup_train(args: dict) -> None:
     train = sp.csr_matrix((np.ones(nnz, np.float32), indices, indptr), shape=(users, items))
     train.sort_indices()
     _STATE["train"] = train
-    _reset_peak()
+    reset_peak()
 
 
 def _facts(items, scores) -> dict:
