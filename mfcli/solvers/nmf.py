@@ -348,8 +348,11 @@ class _HalsNone(_Problem):
             self.xsq = linalg.sum_squares(self.csr.data)
             work = self.csr.indptr[-1] * k
         else:
-            self.dense = inp.dense
-            self.xsq = linalg.sum_squares(np.ascontiguousarray(self.dense).reshape(-1))
+            self.xsq = linalg.sum_squares(np.ascontiguousarray(inp.dense).reshape(-1))
+            # Products in the factors' dtype, as the sparse kernels do: a float64 X
+            # times float32 H made numpy upcast H and run dgemm (2000 x 1000, k = 20:
+            # 5.2 ms an iteration instead of 1.4 ms).
+            self.dense = np.ascontiguousarray(inp.dense, dtype=dt)
             work = m * n * k
         self.aw = np.empty((m, k), dtype=dt)
         self.ah = np.empty((n, k), dtype=dt)
