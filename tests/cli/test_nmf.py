@@ -26,6 +26,8 @@ def planted(tmp_path_factory) -> str:
     header = ",".join(f"c{j + 1}" for j in range(40))
     np.savetxt(path, X, delimiter=",", header=header, comments="", fmt="%.10g")
     return str(path)
+
+
 RATINGS = str(SAMPLE / "ratings.csv")
 
 
@@ -136,7 +138,10 @@ def test_masked_ratings_are_scored_by_eval(tmp_path):
     assert json.loads(scored.stdout)["values"]["rmse"] < 0.95  # the ratings' noise is 0.5
 
 
-def test_same_seed_same_factors_on_any_thread_count(tmp_path):
+def test_same_seed_same_factors_on_any_thread_count(tmp_path, monkeypatch):
+    from mfcli.solvers import nmf as solver
+
+    monkeypatch.setattr(solver, "MIN_WORK_PER_THREAD", 1)  # tiny data: else one thread both times
     a, _ = _fit(tmp_path, RATINGS, "-k", "5", "--seed", "3", "--threads", "1", name="a.h5")
     b, _ = _fit(tmp_path, RATINGS, "-k", "5", "--seed", "3", "--threads", "2", name="b.h5")
     for name in ("row", "col"):

@@ -21,6 +21,14 @@ def _fit(method, data, out, *extra):
     return out
 
 
+def _lift_thread_caps(monkeypatch) -> None:
+    from mfcli.solvers import als, nmf, sgd
+
+    monkeypatch.setattr(als, "MIN_WORK_PER_THREAD", 1)
+    monkeypatch.setattr(nmf, "MIN_WORK_PER_THREAD", 1)
+    monkeypatch.setattr(sgd, "MIN_RATINGS_PER_THREAD", 1)
+
+
 def _same_model(a_path, b_path) -> None:
     a, b = read_result(a_path), read_result(b_path)
     assert sorted(a.factors) == sorted(b.factors) and sorted(a.biases) == sorted(b.biases)
@@ -37,7 +45,8 @@ def _same_model(a_path, b_path) -> None:
 
 @pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize(("fit_threads", "rerun_threads"), [("1", None), ("1", "2")])
-def test_rerun_reproduces_the_factors(tmp_path, method, fit_threads, rerun_threads):
+def test_rerun_reproduces_the_factors(tmp_path, monkeypatch, method, fit_threads, rerun_threads):
+    _lift_thread_caps(monkeypatch)  # tiny data: else both runs use one thread
     data = write_ratings(tmp_path / "r.csv")
     first = _fit(method, data, tmp_path / "first.h5", "--threads", fit_threads)
     again = tmp_path / "again.h5"
