@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mfcli.api.common import labels_of, provenance_of, write_atomic
+from mfcli.api.common import labels_of, provenance_of, reject_negative, write_atomic
 
 if TYPE_CHECKING:
     from mfcli.config import AlsConfig
@@ -68,7 +68,11 @@ def fit_als(cfg: AlsConfig, callback=None) -> tuple[Result, dict]:
         )
     read_s = timer.elapsed
     if a.implicit:
-        _check_non_negative(matrix, cfg.input.path)
+        reject_negative(
+            matrix, cfg.input.path,
+            "implicit feedback needs values >= 0, found {value} for user {row}, item {col}",
+            "confidence is 1 + alpha * r: use counts or weights >= 0, or fit explicit ratings",
+        )  # fmt: skip
     reg, scaling = resolved_reg(cfg)
     try:
         fit = solver.als(
@@ -109,34 +113,6 @@ def fit_als(cfg: AlsConfig, callback=None) -> tuple[Result, dict]:
         "notes": list(fit.notes),
     }
     return result, summary
-
-
-def _check_non_negative(matrix, path: str) -> None:
-    """Exit 65 on the first negative entry, named by its ids (or 1-based position)."""
-    from mfcli.errors import InputDataError
-
-    if matrix.is_sparse:
-        data = matrix.data
-        if not data.shape[0] or data.min() >= 0:
-            return
-        t = int(np.argmax(data < 0))
-        row = int(np.searchsorted(matrix.indptr, t, side="right")) - 1
-        col, value = int(matrix.indices[t]), float(data[t])
-    else:
-        negative = np.argwhere(matrix.data < 0)
-        if not negative.shape[0]:
-            return
-        row, col = (int(i) for i in negative[0])
-        value = float(matrix.data[row, col])
-
-    def name(labels, index: int) -> str:
-        return repr(str(labels[index])) if labels is not None else str(index + 1)
-
-    raise InputDataError(
-        f"implicit feedback needs values >= 0, found {value:g} for user "
-        f"{name(matrix.row_labels, row)}, item {name(matrix.col_labels, col)}",
-        hint="confidence is 1 + alpha * r: use counts or weights >= 0, or fit explicit ratings",
-    ).located(path)
 
 
 def _als_result(cfg, matrix, fit, reg: float, scaling: str) -> Result:

@@ -33,3 +33,30 @@ def write_atomic(result: Result, cfg) -> None:
     from mfcli.io.results import write_result
 
     write_result(result, cfg.output.path, force=cfg.output.force)
+
+
+def reject_negative(matrix, path: str, message: str, hint: str) -> None:
+    """Exit 65 on the first negative entry (row-major), named by its labels or 1-based position.
+
+    ``message`` is formatted with ``value``, ``row`` and ``col``.
+    """
+    from mfcli.errors import InputDataError
+    from mfcli.solvers.nmf import first_negative
+
+    found = first_negative(matrix)
+    if found is None:
+        return
+    row, col, value = found
+
+    def name(labels, index: int) -> str:
+        return repr(str(labels[index])) if labels is not None else str(index + 1)
+
+    raise InputDataError(
+        message.format(
+            value=f"{value:g}",
+            row=name(matrix.row_labels, row),
+            col=name(matrix.col_labels, col),
+        ),
+        hint=hint,
+    ).located(path)
+

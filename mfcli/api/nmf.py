@@ -6,11 +6,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mfcli.api.common import labels_of, provenance_of, write_atomic
+from mfcli.api.common import labels_of, provenance_of, reject_negative, write_atomic
 
 if TYPE_CHECKING:
     from mfcli.config import NmfConfig
-    from mfcli.data import Matrix
     from mfcli.io.results import Result
 
 
@@ -44,7 +43,10 @@ def fit_nmf(cfg: NmfConfig, callback=None) -> tuple[Result, dict]:
     timer = Timer()
     matrix = read_matrix(cfg.input.path, cfg.read_options())
     read_s = timer.elapsed
-    _check_non_negative(matrix, cfg.input.path, solver.first_negative)
+    reject_negative(
+        matrix, cfg.input.path, "negative value {value} at row {row}, column {col}",
+        "NMF needs non-negative input; shift or clip the values, or use 'mfcli svd'",
+    )  # fmt: skip
     n = cfg.nmf
     fit = solver.nmf(
         matrix, cfg.model.rank, solver=n.solver, loss=n.loss, init=n.init, mask=n.mask,
@@ -76,25 +78,6 @@ def fit_nmf(cfg: NmfConfig, callback=None) -> tuple[Result, dict]:
         "top": {side: entry["labels"].tolist() for side, entry in top.items() if "labels" in entry},
     }  # fmt: skip
     return result, summary
-
-
-def _check_non_negative(matrix: Matrix, path: str, first_negative) -> None:
-    """Exit 65 on the first negative entry, named by its labels (or 1-based position)."""
-    from mfcli.errors import InputDataError
-
-    found = first_negative(matrix)
-    if found is None:
-        return
-    row, col, value = found
-
-    def name(labels, index: int) -> str:
-        return repr(str(labels[index])) if labels is not None else str(index + 1)
-
-    raise InputDataError(
-        f"negative value {value:g} at row {name(matrix.row_labels, row)}, "
-        f"column {name(matrix.col_labels, col)}",
-        hint="NMF needs non-negative input; shift or clip the values, or use 'mfcli svd'",
-    ).located(path)
 
 
 def top_components(W: np.ndarray, H: np.ndarray, labels: dict, n: int) -> dict:
