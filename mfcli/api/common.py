@@ -59,4 +59,3 @@ def reject_negative(matrix, path: str, message: str, hint: str) -> None:
         ),
         hint=hint,
     ).located(path)
-
