@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from benchmarks.cases.common import reset_peak, time_target
+from benchmarks.cases.common import reset_peak, skipped, time_target
 from benchmarks.harness import REPO, Measurement, Scenario, Target, Tool
 
 NAME = "als"
@@ -164,13 +164,7 @@ def scenarios(quick: bool) -> list[Scenario]:
         spec = None
         if isinstance(source, Path):
             if not source.exists():
-                out.append(
-                    Scenario(
-                        label=f"{label}: skipped",
-                        tools=[],
-                        notes=[f"Skipped: {source} is absent (a real file outside the repo)."],
-                    )
-                )
+                out.append(skipped(label, source))
                 continue
             st = source.stat()
             path, identity = source, {"path": str(source), "bytes": st.st_size,

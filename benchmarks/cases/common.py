@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from benchmarks.harness import Measurement, Target
+from benchmarks.harness import Measurement, Scenario, Target
 
 MIB = 1024 * 1024
 
@@ -73,3 +73,27 @@ def reset_peak() -> None:
             fh.write("5")
     except OSError:
         pass
+
+
+def load_matrix(args: dict):
+    """The scenario's input as mfcli reads it, minus labels and timestamps (no solver uses them)."""
+    from mfcli.io import read_matrix
+
+    matrix = read_matrix(args["path"])
+    matrix.timestamps = None
+    matrix.row_labels = matrix.col_labels = None
+    return matrix
+
+
+def input_bytes(matrix) -> int:
+    """Bytes of a matrix's value and index arrays."""
+    return sum(int(a.nbytes) for a in (matrix.data, matrix.indptr, matrix.indices) if a is not None)
+
+
+def skipped(label: str, source) -> Scenario:
+    """The scenario row for a real file that is absent (it lives outside the repository)."""
+    return Scenario(
+        label=f"{label}: skipped",
+        tools=[],
+        notes=[f"Skipped: {source} is absent (a real file outside the repo)."],
+    )

@@ -7,7 +7,7 @@ import os
 from functools import partial
 from pathlib import Path
 
-from benchmarks.cases.common import reset_peak
+from benchmarks.cases.common import input_bytes, load_matrix, reset_peak, skipped
 from benchmarks.harness import REPO, Measurement, Scenario, Target, Tool
 
 NAME = "nmf"
@@ -119,13 +119,7 @@ def scenarios(quick: bool) -> list[Scenario]:
         data = None
         if isinstance(source, Path):
             if not source.exists():
-                out.append(
-                    Scenario(
-                        label=f"{label}: skipped",
-                        tools=[],
-                        notes=[f"Skipped: {source} is absent (a real file outside the repo)."],
-                    )
-                )
+                out.append(skipped(label, source))
                 continue
             args["path"] = str(source)
             notes.append(f"Input: {source} (Matrix Market, read as float64 CSR).")
@@ -269,19 +263,6 @@ def _threads() -> None:
     calm_spinning_threads()  # as the mfcli command does at start
 
 
-def _load(args: dict):
-    from mfcli.io import read_matrix
-
-    matrix = read_matrix(args["path"])
-    matrix.timestamps = None  # ratings carry them; no solver uses them
-    matrix.row_labels = matrix.col_labels = None
-    return matrix
-
-
-def _input_bytes(matrix) -> int:
-    return sum(int(a.nbytes) for a in (matrix.data, matrix.indptr, matrix.indices) if a is not None)
-
-
 def _x_scale(matrix, loss: str) -> float:
     """What mfcli's relative error divides by: ||X||_F, or sum(X) for KL."""
     import numpy as np
@@ -316,7 +297,7 @@ def _mfcli_setup(variant: str, args: dict) -> None:
 
     solver, dtype = VARIANTS[variant]
     touch_threads()
-    matrix = _load(args)
+    matrix = load_matrix(args)
     _STATE["matrix"] = matrix
     # Compile and load the kernels for these index and value dtypes before the clock starts.
     rng = np.random.default_rng(0)
@@ -358,7 +339,7 @@ def _facts(fit, args: dict) -> dict:
         "error": float(fit.error),
         "relative_error": float(fit.relative_error),
         "shape": list(matrix.shape),
-        "input_bytes": _input_bytes(matrix),
+        "input_bytes": input_bytes(matrix),
     }
 
 
@@ -478,10 +459,10 @@ def sklearn_setup(args: dict) -> None:
     import numpy as np
     from sklearn.decomposition import NMF
 
-    matrix = _load(args)
+    matrix = load_matrix(args)
     _STATE["x"] = matrix.to_scipy()
     _STATE["shape"] = list(matrix.shape)
-    _STATE["input_bytes"] = _input_bytes(matrix)
+    _STATE["input_bytes"] = input_bytes(matrix)
     _STATE["scale"] = _x_scale(matrix, args["loss"])
     del matrix
     # First-call costs (BLAS thread pool, lazy imports) before the clock starts.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 
-from benchmarks.cases.common import reset_peak
+from benchmarks.cases.common import input_bytes, load_matrix, reset_peak
 from benchmarks.harness import REPO, Measurement, Scenario, Target, Tool
 
 NAME = "svd"
@@ -191,19 +191,6 @@ def _memory(tool: str) -> Target:
 
 
 # ------------------------------------------------------------ child side
-def _load(args: dict):
-    from mfcli.io import read_matrix
-
-    matrix = read_matrix(args["path"])
-    matrix.timestamps = None  # ratings carry them; no solver uses them
-    matrix.row_labels = matrix.col_labels = None
-    return matrix
-
-
-def _input_bytes(matrix) -> int:
-    return sum(int(a.nbytes) for a in (matrix.data, matrix.indptr, matrix.indices) if a is not None)
-
-
 def _setup(args: dict, dtype) -> None:
     import numpy as np
 
@@ -212,7 +199,7 @@ def _setup(args: dict, dtype) -> None:
     from mfcli.solvers.svd import truncated_svd
 
     touch_threads()
-    matrix = _load(args)
+    matrix = load_matrix(args)
     _STATE["matrix"] = matrix
     # Load the compiled kernels for these index and value dtypes before the clock starts.
     if matrix.is_sparse:
@@ -256,7 +243,7 @@ def _mfcli(args: dict, method: str, dtype) -> dict:
         "n_iter": fit.n_iter,
         "notes": fit.notes,
         "shape": list(matrix.shape),
-        "input_bytes": _input_bytes(matrix),
+        "input_bytes": input_bytes(matrix),
         "reference": args["reference"],
     }
 
@@ -283,10 +270,10 @@ def peer_setup(args: dict) -> None:
     import scipy.sparse.linalg  # noqa: F401
     import sklearn.decomposition  # noqa: F401
 
-    matrix = _load(args)
+    matrix = load_matrix(args)
     _STATE["x"] = matrix.to_scipy()
     _STATE["shape"] = list(matrix.shape)
-    _STATE["input_bytes"] = _input_bytes(matrix)
+    _STATE["input_bytes"] = input_bytes(matrix)
     del matrix
     reset_peak()
 
