@@ -127,7 +127,9 @@ def split(
         raise UsageError("no input file given", hint="mfcli split INPUT -o OUTDIR")
     if not cfg.output.path:
         raise UsageError("no output directory given", hint="use -o OUTDIR or output.path")
-    params = _params(cfg)
+    from mfcli.evaluate.split import params_from_config
+
+    params = params_from_config(cfg)
     _apply_threads(cfg.runtime.threads)
 
     from mfcli.evaluate.split_run import run_split
@@ -160,25 +162,6 @@ def _explicit(section):
             continue
         filled[name] = default
     return dataclasses.replace(section, **filled)
-
-
-def _params(cfg):
-    from mfcli.evaluate.split import SplitParams, parse_time
-
-    s = cfg.split
-    cut = parse_time(s.cut_time) if s.cut_time is not None else None
-    return SplitParams(
-        strategy=s.strategy,
-        test_frac=s.test_frac if s.test_frac is not None else 0.0,
-        validation_frac=s.validation_frac or 0.0,
-        cut_time=cut,
-        cut_text=s.cut_time,
-        per_user=s.per_user,
-        min_train=s.min_train if s.min_train is not None else 1,
-        leave_k=s.leave_k if s.leave_k is not None else 1,
-        folds=s.folds if s.folds is not None else 5,
-        seed=cfg.runtime.seed,
-    )
 
 
 def _apply_threads(requested: int | None) -> None:

@@ -89,6 +89,27 @@ class Entries:
         return int(self.users.shape[0])
 
 
+def params_from_config(cfg) -> SplitParams:
+    """The :class:`SplitParams` of a resolved ``SplitConfig`` (null options get their defaults)."""
+    s = cfg.split
+    cut = parse_time(s.cut_time) if s.cut_time is not None else None
+    test = s.test_frac
+    if test is None:  # a time cut decides by itself what is test
+        test = 0.2 if "test_frac" in s.applicable() and cut is None else 0.0
+    return SplitParams(
+        strategy=s.strategy,
+        test_frac=test,
+        validation_frac=s.validation_frac or 0.0,
+        cut_time=cut,
+        cut_text=s.cut_time,
+        per_user=s.per_user,
+        min_train=s.min_train if s.min_train is not None else 1,
+        leave_k=s.leave_k if s.leave_k is not None else 1,
+        folds=s.folds if s.folds is not None else 5,
+        seed=cfg.runtime.seed,
+    )
+
+
 def parse_time(text: str) -> float:
     """``--cut-time``: a number (the file's time unit, e.g. Unix seconds) or an ISO date.
 
