@@ -141,6 +141,7 @@ def _register() -> None:
         nmf,
         recommend,
         rerun,
+        run,
         sgd,
         split,
         svd,

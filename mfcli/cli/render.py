@@ -187,3 +187,51 @@ def _print_top(console, top: dict) -> None:
         for c, names in enumerate(rows):
             shown = ", ".join(escape(str(v)) for v in names if v != "")
             console.print(f"    {c + 1:>3}  {shown}", overflow="ellipsis", no_wrap=True)
+
+
+def print_comparison(results: dict) -> None:
+    """The comparison table of a `mfcli run`: one row per method, the best value in bold."""
+    from rich.table import Table
+
+    from mfcli.experiment.table import params_text
+
+    metrics, kfold = results["metrics"], results["folds"] > 1
+    lower = set(results["lower_is_better"])
+    title = (
+        f"{results['experiment']}: {results['split']} split"
+        + (f", {results['folds']} folds (mean ± std)" if kfold else "")
+        + f", test metrics; chosen on {results['select']}"
+    )
+    table = Table(title=title, title_justify="left")
+    table.add_column("method")
+    table.add_column("sets", justify="right")
+    for m in metrics:
+        table.add_column(m + (" ↓" if m in lower else " ↑"), justify="right")
+    table.add_column("fit s", justify="right")
+    best = {}
+    for m in metrics:
+        values = [r["metrics"][m]["mean"] for r in results["rows"]]
+        known = [v for v in values if v is not None]
+        if len(known) > 1:
+            best[m] = min(known) if m in lower else max(known)
+    for r in results["rows"]:
+        cells = [r["name"], str(r["trials"])]
+        for m in metrics:
+            v = r["metrics"][m]
+            text = "nan" if v["mean"] is None else f"{v['mean']:.4f}"
+            if kfold and v["std"] is not None:
+                text += f" ± {v['std']:.4f}"
+            cells.append(f"[bold]{text}[/bold]" if best.get(m) == v["mean"] else text)
+        cells.append("" if r["fit_seconds"] is None else f"{r['fit_seconds']:.2f}")
+        table.add_row(*cells)
+    console = _console()
+    console.print(table)
+    for r in results["rows"]:
+        chosen = f" (set {r['chosen']} of {r['trials']})" if r["trials"] > 1 else ""
+        console.print(f"  {r['name']}: {r['method']} {params_text(r['params'])}{chosen}")
+    steps = results.get("steps", {})
+    console.print(
+        f"{steps.get('ran', 0)} steps ran, {steps.get('skipped', 0)} unchanged and skipped, "
+        f"{results['seconds']:.1f} s; results.csv, results.json, trials.csv and "
+        f"manifest.json in {results['output']}"
+    )
