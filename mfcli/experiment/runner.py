@@ -101,9 +101,7 @@ def _split(exp: Experiment, manifest: Manifest, say: Progress) -> list[dict]:
         )
     outputs = [os.path.relpath(f, exp.output) for f in summary["files"]]
     say(f"split: {params.strategy}, {summary['entries']} entries ({summary['seconds']:.2f} s)")
-    manifest.record(
-        "split", key, outputs, status="ran", seconds=summary["seconds"], folds=folds
-    )
+    manifest.record("split", key, outputs, status="ran", seconds=summary["seconds"], folds=folds)
     return folds
 
 
@@ -127,7 +125,9 @@ def _method(exp, method: Method, folds, manifest, say) -> tuple[dict, list[dict]
         choice = None
         if searching:
             part = "test" if exp.kfold else "validation"
-            values = [_eval(exp, method, cand, i, f, part, manifest, say) for i, f in enumerate(fits)]
+            values = [
+                _eval(exp, method, cand, i, f, part, manifest, say) for i, f in enumerate(fits)
+            ]
             choice = _mean([v.get(exp.select) for v in values])
         trials.append(_trial(method, cand, choice, "ok"))
         scored.append((cand, fits, choice))
@@ -193,7 +193,7 @@ def _eval(exp, method, cand, i: int, fit: dict, part: str, manifest, say) -> dic
     from mfcli.config import EvalConfig, resolve
 
     target = fit["fold"][part]
-    step = f"eval/{fit['step'][len('fit/'):]}/{part}"
+    step = f"eval/{fit['step'][len('fit/') :]}/{part}"
     key = step_key(
         "eval", fit=fit["key"], data=target["sha256"], metrics=exp.metrics,
         relevance_threshold=exp.relevance_threshold, cold_start=exp.cold_start,
@@ -281,7 +281,9 @@ def _make_folder(folder: str) -> None:
     try:
         os.makedirs(folder, exist_ok=True)
     except OSError as exc:
-        raise OutputError(f"cannot create the run folder: {exc.strerror or exc}", path=folder)
+        raise OutputError(
+            f"cannot create the run folder: {exc.strerror or exc}", path=folder
+        ) from None
     if not os.access(folder, os.W_OK):
         raise OutputError("run folder is not writable", path=folder)
 

@@ -61,11 +61,10 @@ def _checked(dist: Any, parts: tuple, key: str) -> tuple[str, list]:
         raise SearchError(
             f"random.space.{key}: expected one of {{{', '.join(DISTRIBUTIONS)}: ...}}", parts
         )
-    (kind, args), = dist.items()
+    ((kind, args),) = dist.items()
     if kind not in DISTRIBUTIONS:
         raise SearchError(
-            f"random.space.{key}: unknown distribution {kind!r} "
-            f"(use {', '.join(DISTRIBUTIONS)})",
+            f"random.space.{key}: unknown distribution {kind!r} (use {', '.join(DISTRIBUTIONS)})",
             parts,
         )
     if not isinstance(args, list) or not args:
@@ -73,7 +72,9 @@ def _checked(dist: Any, parts: tuple, key: str) -> tuple[str, list]:
     if kind == "choice":
         return kind, args
     if len(args) != 2 or not all(_is_number(a) for a in args) or not args[0] <= args[1]:
-        raise SearchError(f"random.space.{key}.{kind}: expected [low, high] with low <= high", parts)
+        raise SearchError(
+            f"random.space.{key}.{kind}: expected [low, high] with low <= high", parts
+        )
     if kind == "int" and not all(float(a).is_integer() for a in args):
         raise SearchError(f"random.space.{key}.int: bounds must be integers", parts)
     if kind == "loguniform" and not args[0] > 0:

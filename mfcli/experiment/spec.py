@@ -79,16 +79,14 @@ class Experiment:
         return self.select.split("@")[0] in LOWER_IS_BETTER
 
 
-def load_experiment(
-    path: str, output: str | None = None, threads: int | None = None
-) -> Experiment:
+def load_experiment(path: str, output: str | None = None, threads: int | None = None) -> Experiment:
     """Read and check ``path``; ``output`` and ``threads`` (from the command line) win.
 
     Raises
     ------
     ConfigError : exit 2, naming the file and the line of the offending key
     """
-    from mfcli.config import _load, _Source
+    from mfcli.config import _load
 
     data, source = _load(path)
     return _Parser(path, data, source).experiment(output, threads)
@@ -170,7 +168,9 @@ class _Parser:
             raise self.error(f"{key}: expected a mapping", (key,))
         for k in value:
             if k not in allowed:
-                raise self.error(f"unknown key '{key}.{k}'", (key, k), _suggest(str(k), list(allowed)))
+                raise self.error(
+                    f"unknown key '{key}.{k}'", (key, k), _suggest(str(k), list(allowed))
+                )
         return dict(value)
 
     def _int(self, key: str, default: int | None, low: int) -> int | None:
@@ -223,7 +223,6 @@ class _Parser:
 
     def _method(self, name: str, spec: Any) -> Method:
         from mfcli.config import _suggest, config_class
-
         from mfcli.experiment import search
 
         here = ("methods", name)
@@ -316,4 +315,3 @@ class _Parser:
                     ("methods", m.name, m.search),
                     "set split.validation_frac (e.g. 0.1) or use split.strategy: kfold",
                 )
-

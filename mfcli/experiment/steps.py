@@ -73,10 +73,9 @@ class Manifest:
         return old
 
     def save(self) -> None:
+        import mfcli
         from mfcli.evaluate.split_output import write_json
         from mfcli.io.atomic import atomic_path
-
-        import mfcli
 
         body = {
             "format": FORMAT,
