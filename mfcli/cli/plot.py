@@ -19,18 +19,20 @@ RUN_DIR    the runs of 'mfcli run' side by side: one bar panel per metric
 
 \b
 The format follows the suffix of -o. An existing output needs --force; the
-file is written atomically. Needs matplotlib: pip install "mfcli[plot]".
+file is written atomically. Needs matplotlib (mfcli's "plot" extra).
 """
 
 
 @app.command(help=HELP)
 def plot(
     input: str = typer.Argument(
-        ..., help="A result file (.h5) or a directory written by 'mfcli run'."
+        ..., metavar="RESULT|RUN_DIR", help="A result file (.h5) or a 'mfcli run' directory."
     ),
     output: str = typer.Option(..., "-o", "--output", help="Figure file: .png, .pdf or .svg."),
     force: bool = opt.FORCE,
-    dpi: float | None = typer.Option(None, "--dpi", help="Resolution (default 100; png only)."),
+    dpi: float | None = typer.Option(
+        None, "--dpi", help="Dots per inch (default 100; sets the png size)."
+    ),
     width: float | None = typer.Option(None, "--width", help="Figure width in inches."),
     height: float | None = typer.Option(None, "--height", help="Figure height in inches."),
     x: str = typer.Option("iteration", "--x", help="History x axis: iteration|seconds."),
