@@ -358,15 +358,16 @@ def _integer_x(ax) -> None:
 
 def _log_y(ax, arrays) -> None:
     """Log scale; plain number labels when the data spans less than a decade."""
-    from matplotlib.ticker import FuncFormatter, NullFormatter
+    from matplotlib.ticker import FuncFormatter
 
     ax.set_yscale("log")
     ax.set_ylabel("log scale", fontsize=8, color="0.4")
     finite = np.concatenate([a[np.isfinite(a)] for a in arrays])
     if finite.size and finite.max() / finite.min() < 10:
+        # Under a decade there is no power of ten to label: label the minor ticks.
         plain = FuncFormatter(lambda v, _: _tick(v))
         ax.yaxis.set_major_formatter(plain)
-        ax.yaxis.set_minor_formatter(plain if finite.max() / finite.min() < 3 else NullFormatter())
+        ax.yaxis.set_minor_formatter(plain)
 
 
 def _tick(v: float) -> str:
@@ -393,6 +394,13 @@ def _draw_history(ax, data: ResultData, labels: dict[str, str], xs, xlabel, log)
     ax.set_xlabel(xlabel)
     if xs is None:
         _integer_x(ax)
+    if not log and all(data.history[n].dtype.kind in "iub" for n in labels):
+        from matplotlib.ticker import MaxNLocator
+
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts: rank, converged
+        lo, hi = min(float(np.min(a)) for a in arrays), max(float(np.max(a)) for a in arrays)
+        if hi - lo < 2:  # a near-constant count: show the integers around it
+            ax.set_ylim(lo - 1, hi + 1)
     ax.grid(True, which="major", alpha=0.3)
     if len(ax.get_legend_handles_labels()[1]) > 1:
         ax.legend(fontsize=8)
@@ -431,7 +439,11 @@ def _draw_variance(ax, share: np.ndarray, stored: bool) -> None:
         f"{top:.1%}", (idx[-1], top), textcoords="offset points", xytext=(0, 5),
         ha="center", fontsize=8, color="C1",
     )  # fmt: skip
-    ax.set_ylim(0, max(1.0 if top > 0.5 else top * 1.2, 1e-12))
+    # Up to 100% once half is explained; beyond it when the shares add up to more
+    # (soft-impute's singular values are not bounded by the stored entries' variance).
+    ax.set_ylim(0, max(1.0 if top > 0.5 else top * 1.2, top * 1.12, 1e-12))
+    if top > 1:
+        ax.axhline(1.0, color="0.4", ls="--", lw=0.8)
     ax.yaxis.set_major_formatter(PercentFormatter(1.0))
     if stored:
         ax.set_title("explained variance (share of total)", fontsize=10)
