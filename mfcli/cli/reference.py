@@ -40,7 +40,8 @@ def _plain_help(command: click.Command, ctx: click.Context) -> str:
         command.rich_markup_mode = None
     formatter = click.HelpFormatter(width=WIDTH, max_width=WIDTH)
     command.format_help(ctx, formatter)
-    return formatter.getvalue().rstrip("\n")
+    # Trailing blanks are invisible and editors strip them: drop them so the file survives.
+    return "\n".join(line.rstrip() for line in formatter.getvalue().rstrip("\n").splitlines())
 
 
 def _walk(command: click.Command, ctx: click.Context):
