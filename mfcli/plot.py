@@ -549,10 +549,13 @@ def require_matplotlib() -> None:
 
 def save_figure(fig, path: str, *, dpi: float | None = None, force: bool = False) -> None:
     """Write ``fig`` to ``path`` atomically (temp file beside it, then rename)."""
+    import matplotlib
+
     from mfcli.io.atomic import atomic_path
 
     fmt = output_format(path)
-    with atomic_path(path, force=force) as tmp:
+    # A fixed salt makes the SVG's element ids (random by default) reproducible.
+    with matplotlib.rc_context({"svg.hashsalt": "mfcli"}), atomic_path(path, force=force) as tmp:
         fig.savefig(tmp, format=fmt, dpi=dpi or "figure", metadata=_metadata(fmt))
 
 

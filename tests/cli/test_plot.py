@@ -217,8 +217,9 @@ def test_size_and_dpi(tmp_path, fits):
     assert _png_size(out) == (200, 150)
 
 
-def test_the_same_result_gives_the_same_png(tmp_path, fits):
-    a, b = tmp_path / "a.png", tmp_path / "b.png"
+@pytest.mark.parametrize("suffix", ["png", "pdf", "svg"])
+def test_the_same_result_gives_the_same_bytes(tmp_path, fits, suffix):
+    a, b = tmp_path / f"a.{suffix}", tmp_path / f"b.{suffix}"
     _ok(fits["svd"], "-o", a)
     _ok(fits["svd"], "-o", b)
     assert a.read_bytes() == b.read_bytes()
@@ -254,6 +255,16 @@ def test_a_single_fold_run_and_its_results_json_directly(tmp_path):
     table.write_text(json.dumps(_run_table(folds=1)))
     summary = _ok(table, "-o", tmp_path / "f.png")
     assert summary["folds"] == 1 and len(summary["panels"]) == 4
+
+
+def test_the_python_api(tmp_path, run_dir, fits):
+    from mfcli import plot
+
+    fig, summary = plot.result_figure(plot.load(str(fits["als"])))
+    assert len(fig.axes) == len(summary["panels"]) == 1
+    fig, summary = plot.run_figure(plot.load(str(run_dir)))
+    plot.save_figure(fig, str(tmp_path / "runs.svg"))
+    assert (tmp_path / "runs.svg").read_bytes().startswith(b"<?xml")
 
 
 def test_metrics_come_from_the_rows_when_the_list_is_missing(tmp_path, run_dir):
