@@ -60,6 +60,7 @@ class RunData:
     folds: int
     metrics: list[str]
     rows: list[dict[str, Any]]
+    lower: list[str] | None = None  # the table's own "lower_is_better", when it has one
 
 
 # ---------------------------------------------------------------------- load
@@ -170,12 +171,14 @@ def load_run(path: str) -> RunData:
     if not isinstance(metrics, list) or not metrics:
         metrics = list(dict.fromkeys(m for r in rows for m in r.get("metrics", {})))
     folds = table.get("folds")
+    lower = table.get("lower_is_better")
     return RunData(
         path=path,
         experiment=str(table.get("experiment") or os.path.basename(os.path.dirname(path))),
         folds=int(folds) if isinstance(folds, (int, float)) and folds else 1,
         metrics=[str(m) for m in metrics],
         rows=rows,
+        lower=[str(m) for m in lower] if isinstance(lower, list) else None,
     )
 
 
@@ -467,10 +470,13 @@ def run_figure(data: RunData, *, size=None):
     panels = []
     for ax, metric in zip(fig.axes, columns, strict=True):
         means, stds = _column(data, metric)
-        _draw_bars(ax, names, means, stds, metric)
+        lower = lower_is_better(metric)
+        if data.lower is not None and metric in data.metrics:
+            lower = metric in data.lower
+        _draw_bars(ax, names, means, stds, metric, lower)
         panels.append(
             {"name": metric, "kind": "bars", "series": names,
-             "lower_is_better": lower_is_better(metric),
+             "lower_is_better": lower,
              "values": [None if math.isnan(m) else m for m in means]}
         )  # fmt: skip
     folds = f"{data.folds} folds, mean ± std" if data.folds > 1 else "1 fold"
@@ -505,7 +511,7 @@ def _number(value: Any) -> float:
     return float(value)
 
 
-def _draw_bars(ax, names, means, stds, metric: str) -> None:
+def _draw_bars(ax, names, means, stds, metric: str, lower: bool) -> None:
     idx = np.arange(len(names))
     heights = [0.0 if math.isnan(m) else m for m in means]
     bars = ax.bar(
@@ -515,7 +521,7 @@ def _draw_bars(ax, names, means, stds, metric: str) -> None:
     labels = ["n/a" if math.isnan(m) else f"{m:.4g}" for m in means]
     ax.bar_label(bars, labels=labels, padding=3, fontsize=8)
     ax.margins(y=0.15)
-    arrow = "lower is better" if lower_is_better(metric) else "higher is better"
+    arrow = "lower is better" if lower else "higher is better"
     ax.set_title(f"{metric} ({arrow})", fontsize=10)
     ax.set_xticks(idx)
     long = sum(len(n) for n in names) > 30

@@ -267,6 +267,14 @@ def test_the_python_api(tmp_path, run_dir, fits):
     assert (tmp_path / "runs.svg").read_bytes().startswith(b"<?xml")
 
 
+def test_the_table_says_which_way_is_better(tmp_path, run_dir):
+    table = {**_run_table(), "lower_is_better": ["rmse"]}  # as `mfcli run` writes it
+    (run_dir / "results.json").write_text(json.dumps(table))
+    panels = {p["name"]: p for p in _ok(run_dir, "-o", tmp_path / "f.png")["panels"]}
+    assert panels["rmse"]["lower_is_better"] and not panels["mae"]["lower_is_better"]
+    assert panels["fit_seconds"]["lower_is_better"]
+
+
 def test_metrics_come_from_the_rows_when_the_list_is_missing(tmp_path, run_dir):
     table = _run_table()
     del table["metrics"]
