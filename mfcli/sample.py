@@ -27,8 +27,38 @@ COMMANDS: tuple[tuple[str, ...], ...] = (
 )  # fmt: skip
 
 
+# The demo experiment, also committed as sample_data/experiment.yaml (a test keeps
+# the two equal): `mfcli demo` runs it, and so does `mfcli run` by hand.
+EXPERIMENT_NAME = "experiment.yaml"
+EXPERIMENT = """\
+# The experiment behind `mfcli demo`; by hand:
+#   mfcli run sample_data/experiment.yaml -o runs/demo
+# Paths are relative to this file. See docs/experiments.md for every key.
+name: demo
+data: ratings.csv
+split: {strategy: random, test_frac: 0.2, validation_frac: 0.1, seed: 1}
+eval:
+  metrics: [rmse, mae, precision@10, ndcg@10]
+  relevance_threshold: 4   # ratings of 4 and 5 count as relevant for the @10 metrics
+select: rmse               # each method's parameter sets are compared on validation rmse
+methods:
+  svd:                     # soft-impute: a truncated SVD that fits the observed ratings only
+    params: {rank: 10, missing: true}
+    grid: {shrink: [1.0, 5.0, 10.0]}
+  nmf:
+    params: {rank: 5, mask: observed, max_iter: 100}
+    grid: {l2_w: [2.0, 5.0], l2_h: [2.0, 5.0]}
+  als:
+    params: {rank: 10}
+    grid: {reg: [0.05, 0.1, 0.5]}
+  sgd:
+    params: {rank: 20, schedule: adagrad, lr: 0.1, epochs: 30}
+    random: {trials: 4, seed: 0, space: {reg: {loguniform: [0.02, 0.5]}}}
+"""
+
+
 def make_sample_data(folder: str | Path) -> list[Path]:
-    """Write the sample files into ``folder``; returns their paths."""
+    """Write the sample files (and the demo experiment) into ``folder``; returns their paths."""
     from mfcli.cli.main import app
     from mfcli.errors import MfcliError
 
@@ -43,4 +73,6 @@ def make_sample_data(folder: str | Path) -> list[Path]:
         if code:
             raise MfcliError(f"could not generate sample data ({' '.join(command)})")
         written.append(Path(args[out]))
+    (folder / EXPERIMENT_NAME).write_text(EXPERIMENT, encoding="utf-8")
+    written.append(folder / EXPERIMENT_NAME)
     return written

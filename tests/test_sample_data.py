@@ -45,7 +45,7 @@ def _outputs(commands) -> list[str]:
 def test_make_sh_covers_every_data_file():
     commands = _commands()
     assert len(commands) >= 7 and all(c[0] == "generate" for c in commands)
-    data_files = {p.name for p in SAMPLE.iterdir()} - {"README.md", "make.sh"}
+    data_files = {p.name for p in SAMPLE.iterdir()} - {"README.md", "make.sh", "experiment.yaml"}
     assert data_files == set(_outputs(commands))
 
 
@@ -103,3 +103,9 @@ def test_demo_regenerates_sample_data_outside_a_checkout(tmp_path):
     for path in written:
         if path.suffix != ".h5":
             assert path.read_bytes() == (SAMPLE / path.name).read_bytes()
+
+
+def test_committed_demo_experiment_is_the_one_the_demo_runs():
+    from mfcli.sample import EXPERIMENT, EXPERIMENT_NAME
+
+    assert (SAMPLE / EXPERIMENT_NAME).read_text(encoding="utf-8") == EXPERIMENT

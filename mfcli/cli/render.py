@@ -112,14 +112,20 @@ def print_demo(report: dict) -> None:
             f"{row['read_s']:.3f}",
         )
     console.print(table)
-    for step, fit in enumerate(report.get("fits", []), start=2):
-        console.print(f"\n[bold]{step}. {fit['what']}[/bold] ({fit['seconds']:.2f} s)")
-        for command in fit["commands"]:
-            console.print(f"   $ {command}", markup=False, highlight=False)
-        console.print(f"   -> {fit['result']}", markup=False, highlight=False)
     if any(row["read_s"] > 5 for row in report["files"]):
         console.print("(the first run compiles mfcli's kernels; they are cached for next time)")
-    console.print("\nTry: mfcli info sample_data/ratings.csv  |  mfcli svd --help  |  mfcli --help")
+    console.print("\n[bold]2. the demo experiment[/bold] (sample_data/experiment.yaml)\n")
+    print_comparison(report["experiment"])
+    where = report["kept"] or "runs/demo"
+    console.print(
+        "\nBy hand:\n"
+        f"  mfcli run sample_data/experiment.yaml -o {where}\n"
+        f"  mfcli plot {where} -o comparison.png\n"
+        f"  mfcli recommend {where}/models/sgd/00/model.h5 --user 1,2,3\n"
+        "  mfcli info sample_data/ratings.csv  |  mfcli run --help  |  mfcli --help",
+        markup=False,
+        highlight=False,
+    )
 
 
 def print_eval(summary: dict) -> None:

@@ -1,4 +1,4 @@
-"""`mfcli demo` runs with no arguments and reports every sample file."""
+"""`mfcli demo` runs with no arguments: every sample file read, then the demo experiment."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ import json
 
 from tests.cli.helpers import invoke, run_cli
 
+METHODS = ["svd", "nmf", "als", "sgd"]
 
-def test_demo_json_reads_every_sample_file():
+
+def test_demo_json_reads_every_sample_file_and_compares_four_methods():
     result = invoke("demo", "--json")
     assert result.exit_code == 0, result.stderr
     report = json.loads(result.stdout)
@@ -23,39 +25,44 @@ def test_demo_json_reads_every_sample_file():
     }
     assert names["ratings.csv"]["nnz"] == 35000 and names["ratings.csv"]["timestamps"]
     assert names["docterm.mtx"]["labels"]  # the vocabulary beside it
-    ratings, dense, topics, words, sgd = report["fits"]
-    assert report["steps"] == ["read", "split", "svd", "eval", "nmf", "als", "sgd"]
-    assert ratings["fit"] == "svd (soft-impute)"
-    rmse = float(ratings["result"].split("rmse ")[1].split(",")[0])
-    assert 0.5 < rmse < 1.1  # ratings 1..5 with noise 0.5: well below a constant guess
-    spectrum = [float(v) for v in dense["result"].split("values ")[1].split(", ")]
-    assert spectrum[4] > 10 * spectrum[5]  # five planted values, then noise
-    assert topics["fit"].startswith("nmf (hals, frobenius")
-    found = topics["result"].split("topics: ")[1].split(" (")[0].split(" | ")
-    assert len(found) == 6 and all(len(top.split()) == 5 for top in found)
-    # als --implicit on the document-term counts finds the topics: far above popularity
-    assert words["fit"].startswith("als (implicit")
-    assert set(words["values"]) == {"precision@10", "ndcg@10"}
-    popularity = words["baseline"]["values"]
-    assert words["baseline"]["name"] == "popularity"
-    assert words["values"]["precision@10"] > 3 * popularity["precision@10"]
-    assert words["values"]["ndcg@10"] > 3 * popularity["ndcg@10"]
-    assert words["result"].startswith("precision@10 0.") and "(popularity: 0." in words["result"]
-    # sgd beats the biases alone on the held-out ratings
-    assert sgd["fit"] == "sgd" and sgd["baseline"]["name"] == "mean + biases"
-    rmse, baseline = sgd["values"]["rmse"], sgd["baseline"]["values"]["rmse"]
-    assert 0.6 < rmse < 0.98 * baseline < 0.9
-    assert sgd["commands"][0].startswith("mfcli sgd split/train.csv -k 20")
+    exp = report["experiment"]
+    assert [r["name"] for r in exp["rows"]] == METHODS
+    assert exp["metrics"] == ["rmse", "mae", "precision@10", "ndcg@10"]
+    assert exp["select"] == "rmse" and exp["split"] == "random" and exp["folds"] == 1
+    for row in exp["rows"]:
+        assert row["trials"] > 1 and row["selected_on"]["rmse"] is not None
+        # ratings 1..5 with noise sd 0.5: every model well below a constant guess (~1.1)
+        assert 0.6 < row["metrics"]["rmse"]["mean"] < 1.0, row
+        assert row["metrics"]["ndcg@10"]["mean"] > 0
+    assert exp["steps"] == {"ran": 1 + sum(2 * r["trials"] + 1 for r in exp["rows"]), "skipped": 0}
+    assert report["kept"] is None  # the run folder was temporary
 
 
-def test_demo_runs_as_a_process_and_prints_a_table():
+def test_demo_output_keeps_the_run_folder_and_run_repeats_it(tmp_path):
+    out = tmp_path / "demo"
+    result = invoke("demo", "-o", str(out), "--json")
+    assert result.exit_code == 0, result.stderr
+    results = json.loads((out / "results.json").read_text())
+    assert [r["name"] for r in results["rows"]] == METHODS
+    for row in results["rows"]:
+        assert (out / row["model"]).is_file()
+    # the same experiment by hand: nothing changed, so every step is skipped
+    again = invoke("run", str(out / "experiment.yaml"), "--json")
+    assert again.exit_code == 0, again.stderr
+    repeated = json.loads(again.stdout)
+    assert repeated["steps"]["ran"] == 0
+    assert [r["metrics"] for r in repeated["rows"]] == [r["metrics"] for r in results["rows"]]
+
+
+def test_demo_runs_as_a_process_and_prints_the_comparison():
     proc = run_cli("demo")
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout.decode()
     assert "read every sample file" in out and "ratings.csv" in out
-    assert "mfcli eval model.h5 split/test.csv" in out and "singular values" in out
-    assert "als --implicit" in out and "(popularity: " in out
-    assert "mfcli eval sgd.h5 split/test.csv --metrics rmse" in out and "(mean + biases: " in out
+    assert "the demo experiment" in out and "chosen on rmse" in out
+    for name in METHODS:
+        assert f"  {name}: {name} rank=" in out
+    assert "mfcli run sample_data/experiment.yaml -o runs/demo" in out
 
 
 def test_demo_generates_its_data_when_no_folder_is_found(tmp_path, monkeypatch):
@@ -66,3 +73,18 @@ def test_demo_generates_its_data_when_no_folder_is_found(tmp_path, monkeypatch):
     report = mfcli.demo.run_demo()
     assert report["origin"].startswith("generated into ")
     assert len(report["files"]) == 7
+    assert [r["name"] for r in report["experiment"]["rows"]] == METHODS
+
+
+def test_demo_data_dir_without_the_experiment_file(tmp_path):
+    import shutil
+
+    from mfcli.demo import find_sample_data
+
+    folder, _ = find_sample_data()
+    shutil.copy(folder / "ratings.csv", tmp_path / "ratings.csv")
+    result = invoke("demo", "--data-dir", str(tmp_path), "--json")
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert [f["file"] for f in report["files"]] == ["ratings.csv"]
+    assert [r["name"] for r in report["experiment"]["rows"]] == METHODS
