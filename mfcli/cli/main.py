@@ -139,6 +139,7 @@ def _register() -> None:
         generate,
         info,
         nmf,
+        plot,
         recommend,
         rerun,
         run,

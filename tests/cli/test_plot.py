@@ -11,7 +11,6 @@ import sys
 import numpy as np
 import pytest
 
-import mfcli.cli.plot  # noqa: F401 - registers the command on the app
 from mfcli.io.results import Result, write_result
 from tests.cli.helpers import invoke
 from tests.cli.replay_data import FITS, write_ratings
