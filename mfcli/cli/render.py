@@ -205,15 +205,20 @@ def print_comparison(results: dict) -> None:
     lower = set(results["lower_is_better"])
     title = (
         f"{results['experiment']}: {results['split']} split"
-        + (f", {results['folds']} folds (mean ± std)" if kfold else "")
-        + f", test metrics; chosen on {results['select']}"
+        + (
+            f", {results['folds']} folds, held-out metrics as mean ± std"
+            if kfold
+            else ", test metrics"
+        )
+        + f"; parameter sets chosen on {results['select']}"
     )
-    table = Table(title=title, title_justify="left")
+    table = Table()
     table.add_column("method")
     table.add_column("sets", justify="right")
     for m in metrics:
         table.add_column(m + (" ↓" if m in lower else " ↑"), justify="right")
     table.add_column("fit s", justify="right")
+    rows_text = []
     best = {}
     for m in metrics:
         values = [r["metrics"][m]["mean"] for r in results["rows"]]
@@ -230,14 +235,24 @@ def print_comparison(results: dict) -> None:
             cells.append(f"[bold]{text}[/bold]" if best.get(m) == v["mean"] else text)
         cells.append("" if r["fit_seconds"] is None else f"{r['fit_seconds']:.2f}")
         table.add_row(*cells)
+        rows_text.append([r["name"], str(r["trials"]), *cells[2:]])
+    heads = ["method", "sets", *(m + " ?" for m in metrics), "fit s"]
+    widths = [max(len(h), *(len(row[i].replace("[bold]", "").replace("[/bold]", ""))
+                            for row in rows_text)) for i, h in enumerate(heads)]  # fmt: skip
     console = _console()
+    # never squeeze the numbers: a pipe or a CI log gets the full table
+    console.width = max(console.width, sum(widths) + 3 * len(widths) + 1)
+    console.print(title, soft_wrap=True)
     console.print(table)
     for r in results["rows"]:
         chosen = f" (set {r['chosen']} of {r['trials']})" if r["trials"] > 1 else ""
-        console.print(f"  {r['name']}: {r['method']} {params_text(r['params'])}{chosen}")
+        console.print(
+            f"  {r['name']}: {r['method']} {params_text(r['params'])}{chosen}", soft_wrap=True
+        )
     steps = results.get("steps", {})
     console.print(
         f"{steps.get('ran', 0)} steps ran, {steps.get('skipped', 0)} unchanged and skipped, "
         f"{results['seconds']:.1f} s; results.csv, results.json, trials.csv and "
-        f"manifest.json in {results['output']}"
+        f"manifest.json in {results['output']}",
+        soft_wrap=True,
     )

@@ -39,10 +39,12 @@ def run_experiment(exp: Experiment, *, force: bool = False, progress: Progress |
     finished steps stay recorded), except a diverging parameter set inside a
     search, which is recorded as failed and skipped.
     """
-    from mfcli.errors import UsageError
+    from mfcli.errors import MfcliError, UsageError
+    from mfcli.io.source import check_readable
 
     if exp.data == "-":
         raise UsageError("an experiment cannot read stdin", hint="name the data file")
+    check_readable(exp.data)
     _make_folder(exp.output)
     say = progress or (lambda _line: None)
     manifest = Manifest(exp.output, os.path.abspath(exp.path))
@@ -53,7 +55,11 @@ def run_experiment(exp: Experiment, *, force: bool = False, progress: Progress |
     folds = _split(exp, manifest, say)
     rows, trials = [], []
     for method in exp.methods:
-        row, tried = _method(exp, method, folds, manifest, say)
+        try:
+            row, tried = _method(exp, method, folds, manifest, say)
+        except MfcliError as exc:  # say which method failed; the run so far stays recorded
+            exc.message = f"methods.{method.name} ({method.command}): {exc.message}"
+            raise
         rows.append(row)
         trials += tried
     from mfcli.experiment.table import comparison, write_tables
