@@ -98,8 +98,8 @@ def test_the_chosen_parameter_set_is_the_best_on_validation(exp):
     assert row["selected_on"]["rmse"] == pytest.approx(float(best["rmse"]), abs=1e-6)
     # the reported metrics are the chosen model's on test, not on validation
     test_rmse = row["metrics"]["rmse"]["mean"]
-    evaluated = invoke("eval", str(exp.parent / "out" / row["model"]),
-                       str(exp.parent / "out/split/test.csv"), "--metrics", "rmse", "--json")  # fmt: skip
+    model, test = exp.parent / "out" / row["model"], exp.parent / "out/split/test.csv"
+    evaluated = invoke("eval", str(model), str(test), "--metrics", "rmse", "--json")
     assert json.loads(evaluated.stdout)["values"]["rmse"] == pytest.approx(test_rmse, abs=1e-9)
 
 
@@ -231,8 +231,8 @@ def test_a_diverging_set_in_a_search_is_left_out(exp):
 
 
 def test_a_diverging_single_set_stops_the_run_with_exit_4(exp):
-    exp.write_text(EXPERIMENT.replace("grid: {reg: [0.02, 0.2]}", "")
-                   .replace("epochs: 5}", "epochs: 5, lr: 1000.0, schedule: constant}"))  # fmt: skip
+    text = EXPERIMENT.replace("grid: {reg: [0.02, 0.2]}", "")
+    exp.write_text(text.replace("epochs: 5}", "epochs: 5, lr: 1000.0, schedule: constant}"))
     result = invoke("run", str(exp))
     assert result.exit_code == 4, result.stderr
     last = result.stderr.splitlines()[-1]
