@@ -71,10 +71,13 @@ def _checked(dist: Any, parts: tuple, key: str) -> tuple[str, list]:
         raise SearchError(f"random.space.{key}.{kind}: expected a list", parts)
     if kind == "choice":
         return kind, args
-    if len(args) != 2 or not all(_is_number(a) for a in args) or not args[0] <= args[1]:
+    args = [_number(a) for a in args]
+    if len(args) != 2 or None in args or not args[0] <= args[1]:
         raise SearchError(
             f"random.space.{key}.{kind}: expected [low, high] with low <= high", parts
         )
+    if not all(math.isfinite(a) and abs(a) < 2.0**62 for a in args):
+        raise SearchError(f"random.space.{key}.{kind}: bounds must be finite numbers", parts)
     if kind == "int" and not all(float(a).is_integer() for a in args):
         raise SearchError(f"random.space.{key}.int: bounds must be integers", parts)
     if kind == "loguniform" and not args[0] > 0:
@@ -89,8 +92,10 @@ def _draw(rng, kind: str, args: list) -> Any:
     if kind == "int":
         return int(rng.integers(int(lo), int(hi) + 1))
     if kind == "uniform":
-        return _short(float(rng.uniform(lo, hi)))
-    return _short(float(math.exp(rng.uniform(math.log(lo), math.log(hi)))))
+        x = float(rng.uniform(lo, hi))
+    else:
+        x = float(math.exp(rng.uniform(math.log(lo), math.log(hi))))
+    return min(max(_short(x), lo), hi)  # rounding never leaves the range
 
 
 def _short(x: float) -> float:
@@ -98,5 +103,14 @@ def _short(x: float) -> float:
     return float(f"{x:.4g}")
 
 
-def _is_number(x: Any) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool)
+def _number(x: Any) -> float | None:
+    """A bound as a float; YAML reads 1e-4 (no dot) as a string, so numeric strings count."""
+    from mfcli.config import _NUMBER
+
+    if isinstance(x, bool):
+        return None
+    if isinstance(x, (int, float)):
+        return float(x)
+    if isinstance(x, str) and _NUMBER.match(x.strip()):
+        return float(x)
+    return None

@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from mfcli.errors import ConfigError
+from mfcli.errors import ConfigError, UsageError
 
 FIT_COMMANDS = ("svd", "nmf", "als", "sgd")
 TOP_KEYS = (
@@ -24,8 +24,6 @@ METHOD_KEYS = ("command", "params", "grid", "random")
 INPUT_KEYS = ("format", "dataset", "sep", "header", "columns", "duplicates", "row_labels",
               "col_labels")  # fmt: skip
 EVAL_KEYS = ("metrics", "relevance_threshold", "cold_start")
-# Keys a method may not set: the experiment decides them for every fit.
-OWNED = ("input.path", "output.path", "output.force")
 LOWER_IS_BETTER = ("rmse", "mae")
 
 
@@ -93,8 +91,8 @@ def load_experiment(path: str, output: str | None = None, threads: int | None = 
 
 
 def is_experiment(data: dict) -> bool:
-    """An experiment has ``methods``; a command config has ``command``."""
-    return "methods" in data
+    """An experiment has ``methods`` (or ``data``); a command config has ``command``."""
+    return "methods" in data or ("command" not in data and "data" in data)
 
 
 class _Parser:
@@ -135,6 +133,8 @@ class _Parser:
         split = self._split(data_path)
         metrics, threshold, cold_start = self._eval()
         select = d.get("select", metrics.split(",")[0])
+        if isinstance(select, str):
+            select = self._metric_names(select, ("select",))
         if not isinstance(select, str) or select not in metrics.split(","):
             raise self.error(
                 f"select: {select!r} is not among the metrics ({metrics})", ("select",),
@@ -206,11 +206,23 @@ class _Parser:
         if isinstance(metrics, list):
             metrics = ",".join(str(m) for m in metrics)
         raw["metrics"] = metrics
-        cfg = self._resolve(EvalConfig, [({"eval": raw}, ())], ("eval",))
+        where = ("eval", "metrics") if "metrics" in raw else ("eval",)
+        cfg = self._resolve(EvalConfig, [({"eval": raw}, ())], where)
+        return (
+            self._metric_names(cfg.eval.metrics, where),
+            cfg.eval.relevance_threshold,
+            cfg.eval.cold_start,
+        )
+
+    def _metric_names(self, text: str, where: tuple) -> str:
+        """Canonical names (``prec@10`` -> ``precision@10``); errors located in the file."""
+        from mfcli.errors import MfcliError
         from mfcli.evaluate.metrics import parse_metrics
 
-        names = ",".join(str(m) for m in parse_metrics(cfg.eval.metrics))
-        return names, cfg.eval.relevance_threshold, cfg.eval.cold_start
+        try:
+            return ",".join(str(m) for m in parse_metrics(text))
+        except MfcliError as exc:
+            raise self.error(f"{'.'.join(where)}: {exc.message}", where, exc.hint) from None
 
     def _methods(self) -> list[Method]:
         raw = self.data.get("methods")
@@ -279,7 +291,10 @@ class _Parser:
             full = key
             if isinstance(key, str) and key not in schema and key.split(".")[0] not in sections:
                 full = cls.FLAGS.get(key, key)
-            if full in OWNED or (isinstance(full, str) and full.startswith("input.")):
+            owned = isinstance(full, str) and (
+                full in ("input", "output") or full.startswith(("input.", "output."))
+            )
+            if owned:
                 raise self.error(
                     f"{'.'.join(map(str, parts))}.{key}: the experiment sets this for every fit",
                     (*parts, key), "set data:, input: and output: at the top of the file",
@@ -300,7 +315,7 @@ class _Parser:
         try:
             config = _build(cls, flat)
             check(config)
-        except ConfigError as exc:
+        except UsageError as exc:  # ConfigError, or a validate() that parses (metrics)
             if exc.path:
                 raise
             raise self.error(f"{'.'.join(map(str, where))}: {exc.message}", where,

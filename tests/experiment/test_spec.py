@@ -655,12 +655,6 @@ def test_eval_bad_cold_start(tmp_path):
     )
 
 
-@pytest.mark.xfail(
-    reason="BUG: a bad metric name raises UsageError from parse_metric (metrics.py), which "
-    "_Parser._resolve does not catch (it catches ConfigError only) and _eval calls "
-    "parse_metrics outside any try: the error is a UsageError with no file and no line",
-    strict=True,
-)
 def test_bad_metric_name(tmp_path):
     fails(
         tmp_path,
@@ -700,12 +694,6 @@ def test_select_not_a_string(tmp_path):
     )
 
 
-@pytest.mark.xfail(
-    reason="BUG: metrics are normalized by parse_metrics (RMSE -> rmse, prec@10 -> "
-    "precision@10) but select is compared as written, so 'select: RMSE' with "
-    "'metrics: [RMSE]' (or prec@10) is refused as not among the metrics",
-    strict=True,
-)
 @pytest.mark.parametrize("select,canonical", [("RMSE", "rmse"), ("prec@10", "precision@10")])
 def test_select_spelled_like_the_metrics(tmp_path, select, canonical):
     exp = load(
@@ -1099,12 +1087,6 @@ def test_random_bad_distribution_at_its_line(tmp_path, dist, message):
     assert exc.message.startswith("methods.sgd.random.space.reg")
 
 
-@pytest.mark.xfail(
-    reason="BUG: 'loguniform: [1e-4, 1e-1]' is refused ('expected [low, high] with low <= "
-    "high') because PyYAML reads 1e-4 as a string and search._is_number wants int/float; "
-    "the same values in a grid or params are accepted (config._NUMBER)",
-    strict=True,
-)
 def test_random_bounds_in_exponent_notation(tmp_path):
     exp = load(
         tmp_path,
@@ -1178,12 +1160,6 @@ def test_owned_key_in_a_grid_refused(tmp_path):
     )
 
 
-@pytest.mark.xfail(
-    reason="BUG: _Parser._flags checks only the top-level key of a params mapping, so the "
-    "nested form 'output: {path: x.h5}' (or 'input: {path: ...}') is not refused: the "
-    "candidate's config gets output.path/input.path from the method",
-    strict=True,
-)
 @pytest.mark.parametrize(
     "params", ["{output: {path: x.h5}}", "{input: {path: other.csv}}", "{input: {sep: ';'}}"]
 )
@@ -1490,11 +1466,6 @@ def test_cli_run_output_option_not_created_on_spec_error(tmp_path, monkeypatch):
     assert not (tmp_path / "myrun").exists()
 
 
-@pytest.mark.xfail(
-    reason="BUG: a bad metric name in eval.metrics reaches the CLI as an unlocated "
-    "UsageError: 'error: unknown metric ...' without 'bad.yaml:LINE:'",
-    strict=True,
-)
 def test_cli_run_bad_metric_names_file_and_line(tmp_path, monkeypatch):
     (tmp_path / "r.csv").write_text("user,item,rating\n1,1,5\n")
     (tmp_path / "bad.yaml").write_text(
@@ -1503,4 +1474,4 @@ def test_cli_run_bad_metric_names_file_and_line(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = invoke("run", "bad.yaml")
     assert result.exit_code == 2
-    assert result.stderr.startswith("error: bad.yaml:2: unknown metric 'bogus'")
+    assert result.stderr.startswith("error: bad.yaml:2: eval.metrics: unknown metric 'bogus'")
