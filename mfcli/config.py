@@ -101,6 +101,11 @@ class RuntimeSection:
 
     seed: int = option(0, min=0, help="random seed")
     threads: int | None = option(None, min=1, auto=True, help="threads; null: scheduler or cores")
+    scheduler: str | None = option(
+        None,
+        help="Dask scheduler (tcp://HOST:PORT, a scheduler .json file, or local:N); "
+        "null: $MFCLI_SCHEDULER, else this process",
+    )
 
 
 # ------------------------------------------------------------------- configs
@@ -127,6 +132,7 @@ class BaseConfig:
         "dtype": "model.dtype",
         "seed": "runtime.seed",
         "threads": "runtime.threads",
+        "scheduler": "runtime.scheduler",
     }
 
     input: InputSection = section(InputSection)
