@@ -345,116 +345,104 @@ class _Problem:
     dt: np.dtype
 
 
-def _implicit_half(pb: _Problem, side: _Side, X, Y, g_other, it, what):
-    """Solve every row of ``X`` (entries ``side``) with ``Y`` fixed.
+def rotation(pb: _Problem, rows: int, X, Y, g_other):
+    """Rotate ``X`` and ``Y`` in place so ``g_other`` becomes diagonal, when that pays.
 
-    ``g_other`` is ``Y.T @ Y`` (float64). Returns the Gram of ``Y`` in the
-    basis the factors are left in (changed when they were rotated).
+    Before an implicit CG half-step solving ``rows`` rows of ``X`` against
+    ``Y`` with Gram ``g_other`` (float64). Returns the Gram in the new basis
+    and whether it is diagonal.
     """
+    rows_solved = rows * (pb.cg_steps + 1)
+    if pb.solver != "cg" or X.shape[1] <= 1:
+        return g_other, False
+    if rows_solved <= ROTATE_RATIO * (X.shape[0] + Y.shape[0]):
+        return g_other, False
+    evals, Q = np.linalg.eigh(g_other)
+    qt = np.ascontiguousarray(Q.T, dtype=pb.dt)
+    kern.rotate_rows(X, qt)
+    kern.rotate_rows(Y, qt)
+    return np.diag(evals), True
+
+
+def implicit_solve(pb: _Problem, side: _Side, X, Y, g, diagonal: bool, it, what) -> None:
+    """Solve every row of ``X`` (entries ``side``) with ``Y`` fixed, Gram ``g`` (float64)."""
     if pb.solver == "cholesky":
         failed = np.empty(side.rows, dtype=np.uint8)
         kern.implicit_exact(
-            side.indptr,
-            side.indices,
-            side.values,
-            Y,
-            g_other,
-            pb.reg,
-            pb.count_scaled,
-            side.blocks,
-            X,
-            failed,
-        )
+            side.indptr, side.indices, side.values, Y, g, pb.reg, pb.count_scaled,
+            side.blocks, X, failed,
+        )  # fmt: skip
         _failed(failed, it, what)
-        return g_other
-    rows_solved = side.rows * (pb.cg_steps + 1)
-    if rows_solved > ROTATE_RATIO * (X.shape[0] + Y.shape[0]) and X.shape[1] > 1:
-        evals, Q = np.linalg.eigh(g_other)
-        qt = np.ascontiguousarray(Q.T, dtype=pb.dt)
-        kern.rotate_rows(X, qt)
-        kern.rotate_rows(Y, qt)
-        g_other = np.diag(evals)
-        diagonal = True
-    else:
-        diagonal = False
+        return
     kern.implicit_cg(
-        side.indptr,
-        side.indices,
-        side.values,
-        Y,
-        g_other.astype(pb.dt),
-        diagonal,
-        pb.reg,
-        pb.count_scaled,
-        pb.cg_steps,
-        side.blocks,
-        X,
-    )
-    return g_other
+        side.indptr, side.indices, side.values, Y, g.astype(pb.dt), diagonal, pb.reg,
+        pb.count_scaled, pb.cg_steps, side.blocks, X,
+    )  # fmt: skip
 
 
-def _explicit_half(pb: _Problem, side: _Side, X, Y, xb, yb, it, what):
+def explicit_solve(pb: _Problem, side: _Side, X, Y, xb, yb, it, what) -> None:
+    """Solve every row (and bias) of ``X`` against ``Y`` (and ``yb``) fixed."""
     if pb.solver == "cholesky":
         failed = np.empty(side.rows, dtype=np.uint8)
         kern.explicit_exact(
-            side.indptr,
-            side.indices,
-            side.values,
-            Y,
-            yb,
-            pb.offset,
-            pb.reg,
-            pb.count_scaled,
-            pb.biased,
-            side.blocks,
-            X,
-            xb,
-            failed,
-        )
+            side.indptr, side.indices, side.values, Y, yb, pb.offset, pb.reg,
+            pb.count_scaled, pb.biased, side.blocks, X, xb, failed,
+        )  # fmt: skip
         _failed(failed, it, what)
     else:
         kern.explicit_cg(
-            side.indptr,
-            side.indices,
-            side.values,
-            Y,
-            yb,
-            pb.offset,
-            pb.reg,
-            pb.count_scaled,
-            pb.biased,
-            pb.cg_steps,
-            side.blocks,
-            X,
-            xb,
-        )
+            side.indptr, side.indices, side.values, Y, yb, pb.offset, pb.reg,
+            pb.count_scaled, pb.biased, pb.cg_steps, side.blocks, X, xb,
+        )  # fmt: skip
 
 
-def _loss_rows(pb: _Problem, side: _Side, U, V, ub, vb) -> float:
+def loss_rows(pb: _Problem, side: _Side, X, Y, xb, yb) -> float:
+    """Stored-entry part of the loss over the rows of ``side`` (float64).
+
+    The same total from either side: pass (users, U, V, ub, vb) or
+    (items, V, U, vb, ub).
+    """
     out = np.empty(side.rows)
     if pb.implicit:
-        kern.implicit_row_losses(side.indptr, side.indices, side.values, U, V, side.blocks, out)
+        kern.implicit_row_losses(side.indptr, side.indices, side.values, X, Y, side.blocks, out)
     else:
         kern.explicit_row_losses(
-            side.indptr,
-            side.indices,
-            side.values,
-            U,
-            V,
-            ub,
-            vb,
-            pb.offset,
-            pb.biased,
-            side.blocks,
-            out,
-        )
+            side.indptr, side.indices, side.values, X, Y, xb, yb, pb.offset, pb.biased,
+            side.blocks, out,
+        )  # fmt: skip
     return float(np.sum(out))
+
+
+class LocalEngine:
+    """Half-steps in this process, on the whole of each side.
+
+    :func:`_iterate` drives an engine; :mod:`mfcli.distributed.als` has one
+    that solves row blocks on Dask workers with the same kernels.
+    """
+
+    def __init__(self, pb: _Problem, users: _Side, items: _Side) -> None:
+        self.pb = pb
+        self.sides = {"users": users, "items": items}
+
+    def counts(self, side: str) -> np.ndarray:
+        return self.sides[side].counts
+
+    def implicit_half(self, side: str, X, Y, g_other, it: int):
+        """Solve ``X`` with ``Y`` fixed; returns ``Y``'s Gram in the (maybe rotated) basis."""
+        g, diagonal = rotation(self.pb, self.sides[side].rows, X, Y, g_other)
+        implicit_solve(self.pb, self.sides[side], X, Y, g, diagonal, it, side)
+        return g
+
+    def explicit_half(self, side: str, X, Y, xb, yb, it: int) -> None:
+        explicit_solve(self.pb, self.sides[side], X, Y, xb, yb, it, side)
+
+    def data_loss(self, U, V, ub, vb) -> float:
+        return loss_rows(self.pb, self.sides["users"], U, V, ub, vb)
 
 
 def _iterate(
     pb,
-    users,
-    items,
+    engine,
     U,
     V,
     ub,
@@ -476,22 +464,22 @@ def _iterate(
     it = 0
     for it in range(1, iters + 1):
         if implicit:
-            g_v = _implicit_half(pb, users, U, V, g_v, it, "users")
+            g_v = engine.implicit_half("users", U, V, g_v, it)
             g_u = gram64(U)
-            g_u = _implicit_half(pb, items, V, U, g_u, it, "items")
+            g_u = engine.implicit_half("items", V, U, g_u, it)
             g_v = gram64(V)
-            data_term = _loss_rows(pb, users, U, V, ub, vb) + float(np.sum(g_u * g_v))
+            data_term = engine.data_loss(U, V, ub, vb) + float(np.sum(g_u * g_v))
         else:
-            _explicit_half(pb, users, U, V, ub, vb, it, "users")
-            _explicit_half(pb, items, V, U, vb, ub, it, "items")
-            data_term = _loss_rows(pb, users, U, V, ub, vb)
+            engine.explicit_half("users", U, V, ub, vb, it)
+            engine.explicit_half("items", V, U, vb, ub, it)
+            data_term = engine.data_loss(U, V, ub, vb)
         nu = _sq_norms(U)
         nv = _sq_norms(V)
         if biased:
             nu += ub.astype(np.float64) ** 2
             nv += vb.astype(np.float64) ** 2
-        loss = data_term + _penalty(nu, users.counts, reg, pb.count_scaled)
-        loss += _penalty(nv, items.counts, reg, pb.count_scaled)
+        loss = data_term + _penalty(nu, engine.counts("users"), reg, pb.count_scaled)
+        loss += _penalty(nv, engine.counts("items"), reg, pb.count_scaled)
         if not np.isfinite(loss):
             raise _numerics(it)
         seconds = time.perf_counter() - start
@@ -663,7 +651,7 @@ def als(
         ub = np.zeros(m if biased else 0, dtype=dt)
         vb = np.zeros(n if biased else 0, dtype=dt)
         U, V, ub, vb, it, best_iter, hist = _iterate(
-            pb, users, items, U, V, ub, vb, iters, callback, validate, patience,
+            pb, LocalEngine(pb, users, items), U, V, ub, vb, iters, callback, validate, patience,
             higher_is_better, notes, start,
         )  # fmt: skip
     history = {name: np.asarray(values, dtype=np.float64) for name, values in hist.items()}
