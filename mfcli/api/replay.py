@@ -11,7 +11,9 @@ def check_replayed_input(cfg, config_files: Sequence[str | os.PathLike]) -> None
 
     For every result ``.h5`` among ``config_files`` whose stored input is the
     input this run will read (``cfg.input.path``, the same string), the input
-    file's current sha256 must equal the stored ``/provenance`` ``input_sha256``.
+    file's current sha256 must equal the stored ``/provenance`` ``input_sha256``
+    (for a directory or glob of parts: :func:`mfcli.io.parts.input_digest`, so
+    a changed, added or removed part is refused).
     YAML files store no hash and are not checked; neither are stdin inputs,
     results without a stored hash, nor an input the user named anew (then the
     run is deliberately on other data). A missing input is left to the reader
@@ -38,10 +40,10 @@ def check_replayed_input(cfg, config_files: Sequence[str | os.PathLike]) -> None
         stored = read_result(config, load=("provenance",)).provenance
         if stored.get("input_path") != str(input_path) or not stored.get("input_sha256"):
             continue
-        if not os.path.isfile(file_path):
+        if not os.path.isfile(file_path) and not _has_parts(file_path):
             return  # the reader reports it (exit 66)
         if current is None:
-            current = sha256_file(file_path)
+            current = sha256_file(file_path)  # input_digest for a directory or glob of parts
         if current != stored["input_sha256"]:
             raise InputDataError(
                 f"input changed since {config} was written "
@@ -49,3 +51,16 @@ def check_replayed_input(cfg, config_files: Sequence[str | os.PathLike]) -> None
                 path=file_path,
                 hint="restore the input, or pass --allow-changed-input to fit the new data",
             )
+
+
+def _has_parts(spec: str) -> bool:
+    """A partitioned input with at least one part."""
+    from mfcli.errors import MfcliError
+    from mfcli.io.parts import is_partitioned, list_parts
+
+    if not is_partitioned(spec):
+        return False
+    try:
+        return bool(list_parts(spec))
+    except MfcliError:
+        return False  # no parts, mixed formats: the reader reports it

@@ -12,7 +12,8 @@ __all__ = ["read_matrix", "ReadOptions", "FORMATS"]
 def read_matrix(path: str, options: ReadOptions | None = None):
     """Read any supported matrix file into a :class:`mfcli.data.Matrix`.
 
-    ``path`` may be ``-`` (stdin, text formats only) or ``file.h5:/object``.
+    ``path`` may be ``-`` (stdin, text formats only), ``file.h5:/object``, or a
+    directory or glob of CSV / Matrix Market parts (:mod:`mfcli.io.parts`).
     Errors are :class:`mfcli.errors.MfcliError` subclasses carrying the path.
     """
     from mfcli.errors import MfcliError, UsageError
@@ -26,6 +27,10 @@ def read_matrix(path: str, options: ReadOptions | None = None):
         if options.dataset and options.dataset != obj:
             raise UsageError(f"two object paths given: {obj!r} and --dataset {options.dataset!r}")
         options = replace(options, dataset=obj)
+    from mfcli.io.parts import is_partitioned
+
+    if obj is None and is_partitioned(path):
+        return _read_partitioned(path, options)
     check_readable(path)
     fmt = options.format
     if fmt not in FORMATS and fmt not in ("mat", "rdata"):
@@ -44,6 +49,22 @@ def read_matrix(path: str, options: ReadOptions | None = None):
         raise _memory_error(path) from None
     matrix.meta.setdefault("format", fmt)
     matrix.meta.setdefault("path", display_name(path))
+    return matrix
+
+
+def _read_partitioned(spec: str, options: ReadOptions):
+    """A directory or glob of CSV / Matrix Market parts (see mfcli.io.parts)."""
+    from mfcli.errors import MfcliError
+    from mfcli.io import labels
+    from mfcli.io.parts import read_partitioned
+
+    try:
+        matrix = read_partitioned(spec, options)
+        labels.attach_label_files(matrix, options)
+    except MfcliError as exc:
+        raise exc.located(spec) from None
+    except MemoryError:
+        raise _memory_error(spec) from None
     return matrix
 
 

@@ -588,7 +588,8 @@ def provenance(
     """The ``/provenance`` attributes of a run.
 
     ``input_sha256`` is the hash of the file's bytes as stored (compressed if
-    it is), so it matches ``sha256sum``; it is omitted for stdin. Versions are
+    it is), so it matches ``sha256sum``; for a directory or glob of parts it
+    is :func:`mfcli.io.parts.input_digest`; it is omitted for stdin. Versions are
     read from package metadata, so nothing heavy is imported.
 
     Returns
@@ -608,6 +609,10 @@ def provenance(
         info["input_dataset"] = obj or (matrix.meta.get("dataset") if matrix else None)
         if file_path != "-" and os.path.isfile(file_path):
             info["input_sha256"] = sha256_file(file_path)
+        elif obj is None and _partitioned(file_path):
+            from mfcli.io.parts import input_digest
+
+            info["input_sha256"] = input_digest(file_path)
     if matrix is not None:
         info["input_format"] = matrix.meta.get("format")
         info["input_shape"] = [int(n) for n in matrix.shape]
@@ -643,9 +648,24 @@ def versions() -> dict[str, str | None]:
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    """Hex sha256 of a file, read in 1 MiB chunks."""
+    """Hex sha256 of a file, read in 1 MiB chunks.
+
+    A partitioned input (a directory or glob of parts, not a file) gets
+    :func:`mfcli.io.parts.input_digest`, so every caller hashing an input path
+    handles partitioned inputs.
+    """
+    if not os.path.isfile(path) and _partitioned(path):
+        from mfcli.io.parts import input_digest
+
+        return input_digest(path)
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(chunk), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def _partitioned(path) -> bool:
+    from mfcli.io.parts import is_partitioned
+
+    return is_partitioned(path)
