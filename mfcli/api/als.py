@@ -36,6 +36,7 @@ def fit_als(cfg: AlsConfig, callback=None) -> tuple[Result, dict]:
     OutputError : exit 73 (the output exists without --force)
     """
     from mfcli.api.validation import scorer, transposed
+    from mfcli.distributed.cluster import resolve_scheduler
     from mfcli.errors import InputDataError, UsageError
     from mfcli.io import read_matrix
     from mfcli.io.atomic import check_output
@@ -74,14 +75,23 @@ def fit_als(cfg: AlsConfig, callback=None) -> tuple[Result, dict]:
             "confidence is 1 + alpha * r: use counts or weights >= 0, or fit explicit ratings",
         )  # fmt: skip
     reg, scaling = resolved_reg(cfg)
+    options = dict(
+        implicit=a.implicit, alpha=a.alpha, confidence=a.confidence, eps=a.eps,
+        solver=a.solver, cg_steps=a.cg_steps, reg=reg, reg_scaling=scaling,
+        biases=a.biases and not a.implicit, iters=a.iters, seed=cfg.runtime.seed,
+        dtype=np.dtype(cfg.model.dtype), callback=callback, validate=validate,
+        patience=a.patience, higher_is_better=higher,
+    )  # fmt: skip
+    scheduler = resolve_scheduler(cfg.runtime.scheduler)
     try:
-        fit = solver.als(
-            matrix, cfg.model.rank, implicit=a.implicit, alpha=a.alpha,
-            confidence=a.confidence, eps=a.eps, solver=a.solver, cg_steps=a.cg_steps, reg=reg,
-            reg_scaling=scaling, biases=a.biases and not a.implicit, iters=a.iters,
-            seed=cfg.runtime.seed, dtype=np.dtype(cfg.model.dtype), callback=callback,
-            validate=validate, patience=a.patience, higher_is_better=higher,
-        )  # fmt: skip
+        if scheduler.address:
+            from mfcli.distributed import als as cluster_als
+            from mfcli.distributed.cluster import connect
+
+            with connect(scheduler.address, cfg.runtime.threads) as client:
+                fit = cluster_als.als_from_matrix(client, matrix, cfg.model.rank, **options)
+        else:
+            fit = solver.als(matrix, cfg.model.rank, **options)
     except InputDataError as exc:  # NaN, inf, an empty matrix: the input file's fault
         raise exc.located(cfg.input.path) from None
     fit_s = timer.elapsed - read_s

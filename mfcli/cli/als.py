@@ -73,6 +73,7 @@ def als(
     ),
     seed: int | None = opt.SEED,
     threads: int | None = opt.THREADS,
+    scheduler: str | None = opt.SCHEDULER,
     dtype: str | None = opt.FIT_DTYPE,
     force: bool = opt.FORCE,
     format: str = opt.FORMAT,
@@ -97,6 +98,7 @@ def als(
         confidence=confidence, eps=eps, solver=solver, cg_steps=cg_steps, reg=reg,
         reg_scaling=reg_scaling, biases=biases, iters=iters, transpose=transpose,
         validation=validation, metric=metric, patience=patience, seed=seed, threads=threads,
+        scheduler=scheduler,
         dtype=dtype, force=force, format=format, dataset=dataset, sep=sep, header=header,
         columns=columns, duplicates=duplicates, row_labels=row_labels, col_labels=col_labels,
     ))  # fmt: skip

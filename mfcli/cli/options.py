@@ -78,3 +78,10 @@ SEED = typer.Option(None, "--seed", help="Random seed (default 0).")
 THREADS = typer.Option(None, "--threads", help="Threads (default: see 'mfcli info --env').")
 FIT_DTYPE = typer.Option(None, "--dtype", help="float32 (default) or float64.")
 FORCE = typer.Option(False, "--force", help="Replace an existing output file.")
+SCHEDULER = typer.Option(
+    None,
+    "--scheduler",
+    help="Fit on a Dask cluster: tcp://HOST:PORT, a scheduler .json file, or local:N "
+    "(N worker processes here). Default $MFCLI_SCHEDULER, else this process. Same "
+    "factors either way; --threads is then per worker. See docs/hpc.md.",
+)

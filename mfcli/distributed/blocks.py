@@ -103,7 +103,7 @@ def scatter_rows(client, matrix, n_blocks: int | None = None) -> RowBlocks:
     for i, (start, stop) in enumerate(bounds):
         owner = workers[i % len(workers)]
         block = slice_block(matrix, start, stop)
-        futures.append(client.scatter(block, workers=[owner], direct=True))
+        futures.append(client.scatter(block, workers=[owner], direct=True, hash=False))
         owners.append(owner)
     return RowBlocks(futures, bounds, tuple(matrix.shape), int(matrix.nnz), owners)
 
@@ -124,4 +124,4 @@ def run_on_blocks(client, blocks: RowBlocks, fn, *args, pure: bool = False, **kw
 
 def broadcast(client, value):
     """Send ``value`` (a factor matrix) to every worker once; returns its future."""
-    return client.scatter(value, broadcast=True, direct=True)
+    return client.scatter(value, broadcast=True, direct=True, hash=False)

@@ -78,7 +78,7 @@ def connect(address: str, threads_per_worker: int | None = None):
             n_workers=n,
             threads_per_worker=1,  # one task at a time; numba threads inside it
             processes=True,
-            dashboard_address=None,
+            dashboard_address=":0",
             env=_worker_env(threads),
         )
         try:
