@@ -44,10 +44,11 @@ to a dense SVD; a note says so.
 
 Bytes per power iteration
 -------------------------
-With ``l = k + oversample`` (clipped to ``min(m, n)``), ``W`` workers, ``B``
-blocks (``B = W`` by default: one block per worker), ``s`` the itemsize of the
-working dtype, one pass (not the last) moves, counting array payloads only
-(task messages and keys are extra, a few hundred bytes per task)::
+With ``l = k + oversample`` (clipped to ``min(m, n)``), ``W`` workers holding
+blocks, ``B`` blocks dealt round-robin (``B = W`` by default: one per
+worker), ``s`` the itemsize of the working dtype, one pass (not the last)
+moves, counting array payloads only (task messages and keys are extra, a
+few hundred bytes per task)::
 
     A.T Q reduce   sum_w n l s_w        s_w = s if worker w holds one block,
                                         8 (a float64 sum) if it holds several
