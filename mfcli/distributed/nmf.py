@@ -55,12 +55,15 @@ local kernels. Measured by the tests: W, H within 1e-5 relative (Frobenius
 norm) in float64 and 1e-3 in float32, the same iteration count and
 histories equal to 1e-9 relative (float64).
 
-Init: ``W0``/``H0`` (both), ``random`` (the local draws: same generator,
-seed, order and scale, the mean summed per block), or ``nndsvd`` /
-``nndsvda`` / ``nndsvdar`` when :mod:`mfcli.distributed.svd` provides a
-distributed SVD. The local nndsvd uses a converged Lanczos SVD of ``X``;
-a distributed one is computed differently, so its start (and the fit) may
-differ from the local one by more than rounding.
+Init (:func:`initial_factors`): ``W0``/``H0`` (both), ``random`` (the local
+draws: same generator, seed, order and scale, the mean summed per block), or
+``nndsvd`` / ``nndsvda`` (``auto``) / ``nndsvdar`` with the local formulas on
+the triplets of the distributed randomized SVD
+(:func:`mfcli.distributed.svd.randomized_svd`, 7 power iterations). The
+local nndsvd uses a converged Lanczos SVD of ``X``, so these starts (and
+then the fits) agree with the local ones only where the top ``k`` singular
+values are well separated; to reproduce a local fit exactly, pass its start
+as ``W0``/``H0``.
 """
 
 from __future__ import annotations
@@ -364,8 +367,26 @@ def random_init(m: int, n: int, k: int, mean: float, seed: int, dtype):
     return np.ascontiguousarray(W, dtype=dtype), np.ascontiguousarray(H, dtype=dtype)
 
 
-def _svd_init(client, blocks, k, init, mean, seed, dt):
-    """nndsvd / nndsvda / nndsvdar from a distributed SVD, when one exists."""
+SVD_OVERSAMPLE = 10  # the distributed SVD of the nndsvd inits: sketch columns beyond k ...
+SVD_POWER_ITERS = 7  # ... and power iterations (the local init runs Lanczos to convergence)
+
+
+def initial_factors(client, blocks, k: int, init: str, *, seed: int, dtype, mean: float):
+    """Starting ``W`` (m, k) and ``H`` (n, k) of :func:`hals` in ``dtype``.
+
+    ``random``: the local draws (:func:`random_init`). ``nndsvd``, ``nndsvda``,
+    ``nndsvdar``: the local formulas (:func:`mfcli.solvers.nmf_init.nndsvd_factors`,
+    the same fill values and draws) on the triplets of the distributed randomized
+    SVD (:func:`mfcli.distributed.svd.randomized_svd`, ``SVD_POWER_ITERS`` power
+    iterations, ``SVD_OVERSAMPLE`` extra columns), where the local init uses a
+    converged Lanczos SVD: the starts agree where the top ``k`` singular values
+    are well separated and can differ in the trailing components otherwise.
+    That SVD needs ``k < min(m, n)``. ``mean`` is the mean of all ``m * n`` entries.
+    """
+    dt = np.dtype(dtype)
+    m, n = blocks.shape
+    if init == "random":
+        return random_init(m, n, k, mean, seed, dt)
     try:
         from mfcli.distributed.svd import randomized_svd
     except ImportError:
@@ -375,7 +396,15 @@ def _svd_init(client, blocks, k, init, mean, seed, dt):
         ) from None
     from mfcli.solvers.nmf_init import nndsvd_factors
 
-    fit = randomized_svd(client, blocks, k, seed=seed, dtype=np.float64)
+    if k >= min(m, n):
+        raise UsageError(
+            f"init {init!r} with k={k} = min(m, n): the distributed SVD needs k < {min(m, n)}",
+            hint="use init='random', or pass W0 and H0",
+        )
+    fit = randomized_svd(
+        client, blocks, k, oversample=SVD_OVERSAMPLE, power_iters=SVD_POWER_ITERS,
+        seed=seed, dtype=dt,
+    )  # fmt: skip
     W, H = nndsvd_factors(fit.U, fit.s, fit.V)
     rng = np.random.default_rng(seed)
     if init == "nndsvda":
@@ -421,8 +450,9 @@ def hals(
     blocks : RowBlocks of the (m, n) non-negative matrix
         (:func:`mfcli.distributed.blocks.scatter_rows`)
     k : components, 1 <= k <= min(m, n)
-    init : "auto" (= "nndsvda"), "nndsvd", "nndsvda", "nndsvdar" (these need
-        :mod:`mfcli.distributed.svd`) or "random"; ignored with ``W0``/``H0``
+    init : "auto" (= "nndsvda"), "nndsvd", "nndsvda", "nndsvdar" or "random"
+        (see :func:`initial_factors`: the nndsvd starts come from a distributed
+        randomized SVD, not the local Lanczos one); ignored with ``W0``/``H0``
     W0, H0 : (m, k) and (n, k) non-negative starting factors (both or neither)
     l1_w, l1_h, l2_w, l2_h, tol, max_iter, seed, dtype, callback : as in
         :func:`mfcli.solvers.nmf.nmf`
@@ -435,8 +465,8 @@ def hals(
 
     Raises
     ------
-    UsageError : bad option, ``k`` out of range, bad ``W0``/``H0``, an SVD init
-        without a distributed SVD
+    UsageError : bad option, ``k`` out of range, bad ``W0``/``H0``, an nndsvd
+        init with ``k = min(m, n)``
     InputDataError : NaN/inf, negative values, all values zero
     NumericsError : the objective became NaN or inf
     """
@@ -469,10 +499,8 @@ def hals(
     if W0 is not None:
         W = _start_factor("W0", W0, (m, k), dt)
         H = _start_factor("H0", H0, (n, k), dt)
-    elif init == "random":
-        W, H = random_init(m, n, k, mean, seed, dt)
     else:
-        W, H = _svd_init(client, blocks, k, init, mean, seed, dt)
+        W, H = initial_factors(client, blocks, k, init, seed=seed, dtype=dt, mean=mean)
     from mfcli.distributed.blocks import run_on_blocks
 
     parts = run_on_blocks(client, blocks, _prepare, dt.name)  # stay on the blocks' workers
