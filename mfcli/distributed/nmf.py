@@ -18,7 +18,7 @@ transposed copy, or a dense slab in the factor dtype).
 One iteration (one update of ``W``, then of ``H``):
 
 1. client: ``hth = H.T @ H`` (k x k, float64); ``H`` is broadcast to every
-   worker, and the rows ``W_b`` of each block (the extrapolated start point)
+   worker holding a block, and the rows ``W_b`` of each block (the extrapolated start point)
    are sent to the worker holding the block.
 2. worker, per block: ``A_b = X_b @ H``, the HALS sweeps of the rows of
    ``W_b`` with ``A_b`` and ``hth`` (the rows of ``W`` are independent, so a
@@ -26,13 +26,15 @@ One iteration (one update of ``W``, then of ``H``):
    (n, k) with the new ``W_b``. Returns ``W_b`` and ``P_b``.
 3. client: ``W`` from the ``W_b``; ``X.T @ W = sum_b P_b``, summed in float64
    in block order (so nothing depends on which task finishes first) and cast
-   to the factor dtype; ``W.T @ W`` from ``W``; the HALS sweeps of ``H``
+   to the factor dtype; ``W.T @ W`` from ``W`` (the client has ``W``: the
+   local chunked float64 Gram, nothing more to send); the HALS sweeps of ``H``
    (n x k is small); the objective from ``||X||^2`` (a block reduction done
    once), ``<X, W H.T> = sum(H * (X.T @ W))`` and the Gram matrices, as the
    local solver computes it.
 
 Bytes per iteration (:func:`bytes_per_iteration`), ``s`` = itemsize of the
-factor dtype, ``B`` = number of blocks (default: one per worker):
+factor dtype, ``B`` = number of blocks (default: one per worker),
+``n_workers`` = workers holding blocks:
 
 * broadcast ``H``:                 ``n_workers * n * k * s``
 * send the ``W_b``:                ``m * k * s``
@@ -106,7 +108,8 @@ def bytes_per_iteration(
     ----------
     m, n : matrix shape
     k : components
-    n_workers : workers holding blocks (each receives ``H`` once)
+    n_workers : workers holding blocks (each receives ``H`` once; workers
+        without blocks receive nothing)
     itemsize : bytes of one factor value (4 for float32, 8 for float64)
     n_blocks : row blocks (default ``n_workers``)
 
@@ -257,7 +260,8 @@ class _BlockHals(_Problem):
     def step(self, W, H):
         client, blocks, pen = self.client, self.blocks, self.pen
         hth = linalg.gram(H)
-        H_f = client.scatter(H, broadcast=True, direct=True, hash=False)
+        holders = sorted(set(blocks.workers))  # not the workers without blocks
+        H_f = client.scatter(H, workers=holders, broadcast=True, direct=True, hash=False)
         w_fs = _send_rows(client, blocks, W)
         futures = [
             client.submit(
@@ -283,7 +287,7 @@ class _BlockHals(_Problem):
             ah64 += P  # float64, block order
         ah = ah64.astype(self.dt)
         if self.traffic is not None:
-            n_workers = len(set(blocks.workers))
+            n_workers = len(holders)
             self.traffic.append({
                 "broadcast H": n_workers * H.nbytes,
                 "send W blocks": sum(W[a:b].nbytes for a, b in blocks.bounds),

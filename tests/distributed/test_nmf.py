@@ -208,7 +208,7 @@ def test_planted_low_rank_recovered(client):
 
 
 # ------------------------------------------------------------------ traffic
-@pytest.mark.parametrize(("n_blocks", "dtype"), [(2, np.float64), (5, np.float32)])
+@pytest.mark.parametrize(("n_blocks", "dtype"), [(1, np.float64), (2, np.float64), (5, np.float32)])
 def test_bytes_model_matches_what_is_sent(client, n_blocks, dtype):
     M = _sparse(seed=13)
     m, n = M.shape
@@ -217,7 +217,8 @@ def test_bytes_model_matches_what_is_sent(client, n_blocks, dtype):
     traffic: list = []
     fit = hals(client, blocks, k, init="random", dtype=dtype, max_iter=4, tol=0.0, traffic=traffic)
     assert len(traffic) == fit.n_iter == 4
-    n_workers = len(set(blocks.workers))
+    n_workers = len(set(blocks.workers))  # H goes to the workers holding blocks only
+    assert n_workers == min(n_blocks, 2)
     itemsize = np.dtype(dtype).itemsize
     parts = traffic_parts(m, n, k, n_workers, itemsize, blocks.n_blocks)
     for it in traffic:
