@@ -40,6 +40,7 @@ def fit_als(cfg: AlsConfig, callback=None) -> tuple[Result, dict]:
     from mfcli.errors import InputDataError, UsageError
     from mfcli.io import read_matrix
     from mfcli.io.atomic import check_output
+    from mfcli.io.parts import is_partitioned
     from mfcli.runtime import Timer, use_threads
     from mfcli.solvers import als as solver
 
@@ -51,6 +52,9 @@ def fit_als(cfg: AlsConfig, callback=None) -> tuple[Result, dict]:
     threads = use_threads(cfg.runtime.threads)
     timer = Timer()
     a = cfg.als
+    scheduler = resolve_scheduler(cfg.runtime.scheduler)
+    if scheduler.address and is_partitioned(cfg.input.path):
+        return _fit_parts_on_cluster(cfg, scheduler.address, threads, timer, callback)
     matrix = read_matrix(cfg.input.path, cfg.read_options())
     if a.transpose:
         matrix = transposed(matrix)
@@ -75,14 +79,7 @@ def fit_als(cfg: AlsConfig, callback=None) -> tuple[Result, dict]:
             "confidence is 1 + alpha * r: use counts or weights >= 0, or fit explicit ratings",
         )  # fmt: skip
     reg, scaling = resolved_reg(cfg)
-    options = dict(
-        implicit=a.implicit, alpha=a.alpha, confidence=a.confidence, eps=a.eps,
-        solver=a.solver, cg_steps=a.cg_steps, reg=reg, reg_scaling=scaling,
-        biases=a.biases and not a.implicit, iters=a.iters, seed=cfg.runtime.seed,
-        dtype=np.dtype(cfg.model.dtype), callback=callback, validate=validate,
-        patience=a.patience, higher_is_better=higher,
-    )  # fmt: skip
-    scheduler = resolve_scheduler(cfg.runtime.scheduler)
+    options = _options(cfg, reg, scaling, callback, validate, higher)
     try:
         if scheduler.address:
             from mfcli.distributed import als as cluster_als
@@ -95,6 +92,67 @@ def fit_als(cfg: AlsConfig, callback=None) -> tuple[Result, dict]:
     except InputDataError as exc:  # NaN, inf, an empty matrix: the input file's fault
         raise exc.located(cfg.input.path) from None
     fit_s = timer.elapsed - read_s
+    return _finish(cfg, matrix, fit, reg, scaling, threads, timer, read_s, fit_s)
+
+
+def _options(cfg, reg, scaling, callback, validate, higher) -> dict:
+    a = cfg.als
+    return dict(
+        implicit=a.implicit, alpha=a.alpha, confidence=a.confidence, eps=a.eps,
+        solver=a.solver, cg_steps=a.cg_steps, reg=reg, reg_scaling=scaling,
+        biases=a.biases and not a.implicit, iters=a.iters, seed=cfg.runtime.seed,
+        dtype=np.dtype(cfg.model.dtype), callback=callback, validate=validate,
+        patience=a.patience, higher_is_better=higher,
+    )  # fmt: skip
+
+
+def _fit_parts_on_cluster(cfg, address, threads, timer, callback):
+    """A partitioned input on a cluster: the workers read the parts into row blocks
+    of both orientations; this process holds the factors only (no /train)."""
+    from mfcli.api.common import MatrixSummary
+    from mfcli.distributed import als as cluster_als
+    from mfcli.distributed.cluster import connect
+    from mfcli.distributed.load import load_row_blocks
+    from mfcli.errors import UsageError
+
+    a = cfg.als
+    if a.validation:
+        raise UsageError(
+            "--validation needs the training matrix in this process, but a partitioned "
+            "input on a cluster stays on the workers",
+            hint="score the result with 'mfcli eval MODEL TEST --train PARTS' instead",
+        )
+    options = cfg.read_options()
+    with connect(address, cfg.runtime.threads) as client:
+        users, items, row_labels, col_labels = load_row_blocks(
+            client, cfg.input.path, options, columns=True
+        )
+        if a.transpose:
+            users, items, row_labels, col_labels = items, users, col_labels, row_labels
+        m, n = users.shape
+        if cfg.model.rank > min(m, n):
+            raise UsageError(
+                f"-k {cfg.model.rank} is larger than min(users, items) = {min(m, n)} "
+                f"of the {m} x {n} matrix in {cfg.input.path}",
+                hint=f"choose -k <= {min(m, n)}",
+            )
+        read_s = timer.elapsed
+        reg, scaling = resolved_reg(cfg)
+        fit = cluster_als.als(
+            client,
+            users,
+            items,
+            cfg.model.rank,
+            **_options(cfg, reg, scaling, callback, None, True),
+        )
+    fit.notes.append("/train not stored: the input stayed on the workers (give eval --train)")
+    summary = MatrixSummary((m, n), users.nnz, row_labels, col_labels, "parts")
+    return _finish(cfg, summary, fit, reg, scaling, threads, timer, read_s, timer.elapsed - read_s)
+
+
+def _finish(cfg, matrix, fit, reg, scaling, threads, timer, read_s, fit_s):
+    """Write the result; returns it with the summary the CLI prints."""
+    a = cfg.als
     result = _als_result(cfg, matrix, fit, reg, scaling)
     result.provenance = provenance_of(cfg, matrix, threads.n, timer.elapsed)
     write_atomic(result, cfg)
@@ -143,7 +201,7 @@ def _als_result(cfg, matrix, fit, reg: float, scaling: str) -> Result:
         biases=biases,
         labels=labels_of(matrix),
         history={name: np.asarray(values) for name, values in fit.history.items()},
-        train=matrix if matrix.is_sparse else None,
+        train=matrix if matrix.is_sparse and hasattr(matrix, "indptr") else None,
         extra={"als": {
             "reg": np.float64(reg), "reg_scaling": scaling, "iterations": np.int64(fit.n_iter),
             "best_iteration": np.int64(fit.best_iter),

@@ -10,6 +10,21 @@ if TYPE_CHECKING:
     from mfcli.io.results import Result
 
 
+class MatrixSummary:
+    """What a result file records of an input the client never held (row blocks on a
+    cluster): shape, entries, labels, format. Stands in for a Matrix in
+    :func:`labels_of` and :func:`provenance_of`."""
+
+    is_sparse = True
+
+    def __init__(self, shape, nnz: int, row_labels=None, col_labels=None, fmt=None) -> None:
+        self.shape = (int(shape[0]), int(shape[1]))
+        self.nnz = int(nnz)
+        self.row_labels = row_labels
+        self.col_labels = col_labels
+        self.meta = {"format": fmt}
+
+
 def labels_of(matrix) -> dict:
     out = {}
     if matrix.row_labels is not None:

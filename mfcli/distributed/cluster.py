@@ -89,7 +89,13 @@ def connect(address: str, threads_per_worker: int | None = None):
         return
     kwargs = {}
     if address.startswith("file:") or address.endswith(".json"):
-        kwargs["scheduler_file"] = address.removeprefix("file:")
+        path = address.removeprefix("file:")
+        if not os.path.isfile(path):  # dask would wait for it to appear
+            raise UsageError(
+                f"cannot reach the Dask scheduler {address!r}: no such scheduler file",
+                hint="start the scheduler first (dask scheduler --scheduler-file FILE, dask-mpi)",
+            )
+        kwargs["scheduler_file"] = path
     else:
         kwargs["address"] = address
     try:
