@@ -25,12 +25,12 @@ def fit_svd(cfg: SvdConfig, callback=None) -> tuple[Result, dict]:
     InputDataError, InputMissingError : exit 65 / 66
     OutputError : exit 73 (the output exists without --force)
     """
+    from mfcli.distributed.cluster import resolve_scheduler
     from mfcli.errors import UsageError
     from mfcli.io import read_matrix
     from mfcli.io.atomic import check_output
+    from mfcli.io.parts import is_partitioned
     from mfcli.runtime import Timer, use_threads
-    from mfcli.solvers import softimpute
-    from mfcli.solvers import svd as solver
 
     if not cfg.input.path:
         raise UsageError("no input file given", hint="mfcli svd INPUT -k K -o OUT.h5")
@@ -39,20 +39,23 @@ def fit_svd(cfg: SvdConfig, callback=None) -> tuple[Result, dict]:
     check_output(cfg.output.path, force=cfg.output.force)  # fail before the work
     threads = use_threads(cfg.runtime.threads)
     timer = Timer()
-    matrix = read_matrix(cfg.input.path, cfg.read_options())
-    read_s = timer.elapsed
-    s, dtype, k = cfg.svd, np.dtype(cfg.model.dtype), cfg.model.rank
-    if s.missing:
-        fit = softimpute.soft_impute(
-            matrix, k, shrink=s.shrink, max_iter=s.max_iter or 100, tol=s.tol or 1e-4,
-            seed=cfg.runtime.seed, dtype=dtype, callback=callback,
-        )  # fmt: skip
+    s = cfg.svd
+    scheduler = resolve_scheduler(cfg.runtime.scheduler).address
+    on_cluster = bool(scheduler) and s.method == "randomized" and not s.missing
+    if on_cluster and is_partitioned(cfg.input.path):
+        matrix, fit, read_s = _parts_on_cluster(cfg, scheduler, timer, callback)
     else:
-        fit = solver.truncated_svd(
-            matrix, k, method=s.method, oversample=s.oversample, power_iters=s.power_iters,
-            tol=s.tol, max_iter=s.max_iter, center=s.center, seed=cfg.runtime.seed,
-            dtype=dtype, callback=callback,
-        )  # fmt: skip
+        matrix = read_matrix(cfg.input.path, cfg.read_options())
+        read_s = timer.elapsed
+        if on_cluster:
+            fit = _on_cluster(cfg, scheduler, matrix, callback)
+        else:
+            fit = _local(cfg, matrix, callback)
+            if scheduler:
+                fit.notes.append(
+                    "ran in this process: on a cluster svd runs the randomized method "
+                    "without --missing"
+                )
     fit_s = timer.elapsed - read_s
     result = _svd_result(cfg, matrix, fit)
     result.provenance = provenance_of(cfg, matrix, threads.n, timer.elapsed)
@@ -72,6 +75,64 @@ def fit_svd(cfg: SvdConfig, callback=None) -> tuple[Result, dict]:
         "notes": list(fit.notes),
     }
     return result, summary
+
+
+def _local(cfg, matrix, callback):
+    from mfcli.solvers import softimpute
+    from mfcli.solvers import svd as solver
+
+    s, dtype, k = cfg.svd, np.dtype(cfg.model.dtype), cfg.model.rank
+    if s.missing:
+        return softimpute.soft_impute(
+            matrix, k, shrink=s.shrink, max_iter=s.max_iter or 100, tol=s.tol or 1e-4,
+            seed=cfg.runtime.seed, dtype=dtype, callback=callback,
+        )  # fmt: skip
+    return solver.truncated_svd(
+        matrix, k, method=s.method, oversample=s.oversample, power_iters=s.power_iters,
+        tol=s.tol, max_iter=s.max_iter, center=s.center, seed=cfg.runtime.seed,
+        dtype=dtype, callback=callback,
+    )  # fmt: skip
+
+
+def _cluster_options(cfg, callback) -> dict:
+    s = cfg.svd
+    return dict(
+        oversample=s.oversample, power_iters=s.power_iters, center=s.center,
+        seed=cfg.runtime.seed, dtype=np.dtype(cfg.model.dtype), callback=callback,
+    )  # fmt: skip
+
+
+def _on_cluster(cfg, address, matrix, callback):
+    """Randomized SVD with the matrix's row blocks on the workers (same factors)."""
+    from mfcli.distributed.blocks import scatter_rows
+    from mfcli.distributed.cluster import connect
+    from mfcli.distributed.svd import randomized_svd
+    from mfcli.solvers.svd import as_input
+
+    as_input(matrix)  # NaN, inf, empty: refused here as in a local fit
+    with connect(address, cfg.runtime.threads) as client:
+        blocks = scatter_rows(client, matrix)
+        fit = randomized_svd(client, blocks, cfg.model.rank, **_cluster_options(cfg, callback))
+    fit.notes.append(f"ran on a Dask cluster, {blocks.n_blocks} row blocks")
+    return fit
+
+
+def _parts_on_cluster(cfg, address, timer, callback):
+    """A partitioned input: the workers read the parts into row blocks (no /train)."""
+    from mfcli.api.common import MatrixSummary
+    from mfcli.distributed.cluster import connect
+    from mfcli.distributed.load import load_row_blocks
+    from mfcli.distributed.svd import randomized_svd
+
+    with connect(address, cfg.runtime.threads) as client:
+        blocks, _, row_labels, col_labels = load_row_blocks(
+            client, cfg.input.path, cfg.read_options()
+        )
+        read_s = timer.elapsed
+        fit = randomized_svd(client, blocks, cfg.model.rank, **_cluster_options(cfg, callback))
+    fit.notes.append(f"ran on a Dask cluster, {blocks.n_blocks} row blocks read by the workers")
+    summary = MatrixSummary(blocks.shape, blocks.nnz, row_labels, col_labels, "parts")
+    return summary, fit, read_s
 
 
 def _svd_result(cfg, matrix, fit) -> Result:
@@ -96,7 +157,7 @@ def _svd_result(cfg, matrix, fit) -> Result:
         biases=biases,
         labels=labels_of(matrix),
         history=history,
-        train=matrix if matrix.is_sparse else None,
+        train=matrix if matrix.is_sparse and hasattr(matrix, "indptr") else None,
         extra={
             "svd": {
                 "explained_variance": fit.explained_variance,

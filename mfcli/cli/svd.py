@@ -59,6 +59,7 @@ def svd(
     ),
     seed: int | None = opt.SEED,
     threads: int | None = opt.THREADS,
+    scheduler: str | None = opt.SCHEDULER,
     dtype: str | None = opt.FIT_DTYPE,
     force: bool = opt.FORCE,
     format: str = opt.FORMAT,
@@ -81,7 +82,8 @@ def svd(
     cfg = configure.resolve_from_cli(ctx, "svd", config, set_items, dict(
         input=input, output=output, rank=rank, method=method, oversample=oversample,
         power_iters=power_iters, tol=tol, max_iter=max_iter, center=center, missing=missing,
-        shrink=shrink, seed=seed, threads=threads, dtype=dtype, force=force, format=format,
+        shrink=shrink, seed=seed, threads=threads, scheduler=scheduler, dtype=dtype, force=force,
+        format=format,
         dataset=dataset, sep=sep, header=header, columns=columns, duplicates=duplicates,
         row_labels=row_labels, col_labels=col_labels,
     ))  # fmt: skip

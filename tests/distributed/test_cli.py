@@ -101,3 +101,39 @@ def test_validation_is_refused_for_a_partitioned_input_on_a_cluster(tmp_path):
                     "--scheduler", "local:2", "--validation", str(tmp_path / "v.csv"))  # fmt: skip
     assert result.exit_code == 2
     assert "--validation needs the training matrix" in result.stderr
+
+
+@pytest.mark.parametrize("extra", [[], ["--center"]])
+def test_svd_on_local_workers_writes_the_local_factors(tmp_path, extra):
+    data = str(SAMPLE / "lowrank_csr.h5")
+    args = ["svd", data, "-k", "5", "--dtype", "float64", *extra]
+    assert invoke(*args, "-o", str(tmp_path / "a.h5")).exit_code == 0
+    remote = invoke(*args, "-o", str(tmp_path / "b.h5"), "--scheduler", "local:2")
+    assert remote.exit_code == 0, remote.stderr
+    assert "ran on a Dask cluster" in remote.stdout
+    a, b = _factors(tmp_path / "a.h5"), _factors(tmp_path / "b.h5")
+    for name in a:
+        np.testing.assert_allclose(b[name], a[name], rtol=1e-5, atol=1e-8)
+
+
+def test_svd_of_parts_on_the_cluster_equals_the_one_file_fit(tmp_path):
+    parts = _parts(tmp_path)
+    args = ["-k", "4", "--dtype", "float64"]
+    assert (
+        invoke("svd", str(SAMPLE / "ratings.csv"), *args, "-o", str(tmp_path / "a.h5")).exit_code
+        == 0
+    )
+    result = invoke(
+        "svd", str(parts), *args, "-o", str(tmp_path / "b.h5"), "--scheduler", "local:2"
+    )
+    assert result.exit_code == 0, result.stderr
+    a, b = _factors(tmp_path / "a.h5"), _factors(tmp_path / "b.h5")
+    for name in a:
+        np.testing.assert_allclose(b[name], a[name], rtol=1e-5, atol=1e-8)
+
+
+def test_svd_missing_runs_here_and_says_so(tmp_path):
+    result = invoke("svd", str(SAMPLE / "ratings.csv"), "-k", "3", "--missing", "--max-iter", "3",
+                    "-o", str(tmp_path / "a.h5"), "--scheduler", "local:2")  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert "ran in this process" in " ".join(result.stdout.split())
