@@ -106,6 +106,10 @@ class RuntimeSection:
         help="Dask scheduler (tcp://HOST:PORT, a scheduler .json file, or local:N); "
         "null: $MFCLI_SCHEDULER, else this process",
     )
+    checkpoint: str | None = option(
+        None, help="als, nmf, sgd: save the fit's state to this .h5 as it goes (and on a signal)"
+    )
+    checkpoint_every: int = option(1, min=1, help="iterations (sgd: epochs) between checkpoints")
 
 
 # ------------------------------------------------------------------- configs
@@ -133,6 +137,8 @@ class BaseConfig:
         "seed": "runtime.seed",
         "threads": "runtime.threads",
         "scheduler": "runtime.scheduler",
+        "checkpoint": "runtime.checkpoint",
+        "checkpoint_every": "runtime.checkpoint_every",
     }
 
     input: InputSection = section(InputSection)

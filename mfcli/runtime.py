@@ -185,6 +185,45 @@ def terminate_as_exception():
         signal.signal(signal.SIGTERM, previous)
 
 
+_pending: list[int] = []  # signals received under deferred_interrupts, not yet acted on
+
+
+@contextmanager
+def deferred_interrupts():
+    """Hold SIGINT and SIGTERM until the fit reaches the end of an iteration.
+
+    Inside, a first signal is only recorded (:func:`pending_interrupt`): the
+    iteration loop then writes its checkpoint and raises
+    :class:`mfcli.errors.Interrupted` itself, so the checkpoint holds a whole
+    iteration. A second signal raises at once (the user insists). Outside
+    the main thread it does nothing.
+    """
+    from mfcli.errors import Interrupted
+
+    def _hold(signum, frame):
+        if _pending:
+            raise Interrupted(signum)
+        _pending.append(signum)
+
+    try:
+        previous = {s: signal.signal(s, _hold) for s in (signal.SIGINT, signal.SIGTERM)}
+    except ValueError:  # not the main thread
+        yield
+        return
+    _pending.clear()
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        _pending.clear()
+
+
+def pending_interrupt() -> int | None:
+    """The signal held by :func:`deferred_interrupts`, if one arrived."""
+    return _pending[0] if _pending else None
+
+
 def environment_report(requested_threads: int | None = None) -> dict:
     """Versions, the thread choice and why, BLAS and numba threading layer."""
     import platform

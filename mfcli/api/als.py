@@ -21,12 +21,13 @@ def resolved_reg(cfg: AlsConfig) -> tuple[float, str]:
     return float(reg), scaling
 
 
-def fit_als(cfg: AlsConfig, callback=None) -> tuple[Result, dict]:
+def fit_als(cfg: AlsConfig, callback=None, resume: str | None = None) -> tuple[Result, dict]:
     """Read ``cfg.input.path``, fit ALS, write the result with its ``/train``.
 
     With ``cfg.als.validation`` the held-out file is scored after every
     iteration; with ``patience`` the fit stops early and keeps the best
-    iteration's factors.
+    iteration's factors. ``cfg.runtime.checkpoint`` keeps a checkpoint;
+    ``resume`` (a checkpoint file) continues the fit that wrote it.
 
     Raises
     ------
@@ -35,6 +36,7 @@ def fit_als(cfg: AlsConfig, callback=None) -> tuple[Result, dict]:
     NumericsError : exit 4 (the loss stopped being finite)
     OutputError : exit 73 (the output exists without --force)
     """
+    from mfcli.api import checkpoint as ckpt
     from mfcli.api.validation import scorer, transposed
     from mfcli.distributed.cluster import resolve_scheduler
     from mfcli.errors import InputDataError, UsageError
@@ -49,12 +51,14 @@ def fit_als(cfg: AlsConfig, callback=None) -> tuple[Result, dict]:
     if not cfg.output.path:
         raise UsageError("no output file given", hint="use -o OUT.h5")
     check_output(cfg.output.path, force=cfg.output.force)
+    ckpt.check_paths(cfg)
+    state = _resume_state(resume) if resume else None
     threads = use_threads(cfg.runtime.threads)
     timer = Timer()
     a = cfg.als
     scheduler = resolve_scheduler(cfg.runtime.scheduler)
     if scheduler.address and is_partitioned(cfg.input.path):
-        return _fit_parts_on_cluster(cfg, scheduler.address, threads, timer, callback)
+        return _fit_parts_on_cluster(cfg, scheduler.address, threads, timer, callback, state)
     matrix = read_matrix(cfg.input.path, cfg.read_options())
     if a.transpose:
         matrix = transposed(matrix)
@@ -80,15 +84,18 @@ def fit_als(cfg: AlsConfig, callback=None) -> tuple[Result, dict]:
         )  # fmt: skip
     reg, scaling = resolved_reg(cfg)
     options = _options(cfg, reg, scaling, callback, validate, higher)
+    options.update(resume=state, checkpoint=_saver(cfg, matrix, reg, scaling, threads, timer))
     try:
         if scheduler.address:
             from mfcli.distributed import als as cluster_als
             from mfcli.distributed.cluster import connect
 
             with connect(scheduler.address, cfg.runtime.threads) as client:
-                fit = cluster_als.als_from_matrix(client, matrix, cfg.model.rank, **options)
+                with ckpt.signals_held(cfg):
+                    fit = cluster_als.als_from_matrix(client, matrix, cfg.model.rank, **options)
         else:
-            fit = solver.als(matrix, cfg.model.rank, **options)
+            with ckpt.signals_held(cfg):
+                fit = solver.als(matrix, cfg.model.rank, **options)
     except InputDataError as exc:  # NaN, inf, an empty matrix: the input file's fault
         raise exc.located(cfg.input.path) from None
     fit_s = timer.elapsed - read_s
@@ -106,9 +113,10 @@ def _options(cfg, reg, scaling, callback, validate, higher) -> dict:
     )  # fmt: skip
 
 
-def _fit_parts_on_cluster(cfg, address, threads, timer, callback):
+def _fit_parts_on_cluster(cfg, address, threads, timer, callback, state):
     """A partitioned input on a cluster: the workers read the parts into row blocks
     of both orientations; this process holds the factors only (no /train)."""
+    from mfcli.api import checkpoint as ckpt
     from mfcli.api.common import MatrixSummary
     from mfcli.distributed import als as cluster_als
     from mfcli.distributed.cluster import connect
@@ -138,24 +146,24 @@ def _fit_parts_on_cluster(cfg, address, threads, timer, callback):
             )
         read_s = timer.elapsed
         reg, scaling = resolved_reg(cfg)
-        fit = cluster_als.als(
-            client,
-            users,
-            items,
-            cfg.model.rank,
-            **_options(cfg, reg, scaling, callback, None, True),
-        )
+        summary = MatrixSummary((m, n), users.nnz, row_labels, col_labels, "parts")
+        options = _options(cfg, reg, scaling, callback, None, True)
+        options.update(resume=state, checkpoint=_saver(cfg, summary, reg, scaling, threads, timer))
+        with ckpt.signals_held(cfg):
+            fit = cluster_als.als(client, users, items, cfg.model.rank, **options)
     fit.notes.append("/train not stored: the input stayed on the workers (give eval --train)")
-    summary = MatrixSummary((m, n), users.nnz, row_labels, col_labels, "parts")
     return _finish(cfg, summary, fit, reg, scaling, threads, timer, read_s, timer.elapsed - read_s)
 
 
 def _finish(cfg, matrix, fit, reg, scaling, threads, timer, read_s, fit_s):
     """Write the result; returns it with the summary the CLI prints."""
+    from mfcli.api import checkpoint as ckpt
+
     a = cfg.als
     result = _als_result(cfg, matrix, fit, reg, scaling)
     result.provenance = provenance_of(cfg, matrix, threads.n, timer.elapsed)
     write_atomic(result, cfg)
+    ckpt.done(cfg)
     lines = [f"training loss {fit.history['loss'][-1]:.6g} after {fit.n_iter} iterations"]
     if a.validation:
         best = {name: float(v[fit.best_iter - 1]) for name, v in fit.history.items()
@@ -181,6 +189,56 @@ def _finish(cfg, matrix, fit, reg, scaling, threads, timer, read_s, fit_s):
         "notes": list(fit.notes),
     }
     return result, summary
+
+
+def _saver(cfg, matrix, reg, scaling, threads, timer):
+    """The solver's checkpoint hook: the state as a result file plus /checkpoint."""
+    from mfcli.api import checkpoint as ckpt
+    from mfcli.solvers.als import ALSFit
+
+    def build(state: dict):
+        biased = state["global_bias"] is not None
+        history = {name: np.asarray(v, dtype=np.float64) for name, v in state["history"].items()}
+        fit = ALSFit(
+            U=state["U"], V=state["V"], global_bias=state["global_bias"],
+            row_bias=state["row_bias"] if biased else None,
+            col_bias=state["col_bias"] if biased else None, n_iter=state["iteration"],
+            best_iter=state["best_iter"] or state["iteration"], history=history, notes=[],
+        )  # fmt: skip
+        result = _als_result(cfg, matrix, fit, reg, scaling)
+        saved = {"iteration": np.int64(state["iteration"]), "of": np.int64(cfg.als.iters)}
+        if state["best"] is not None:
+            saved["best_iter"] = np.int64(state["best_iter"])
+            saved["best_value"] = np.float64(state["best_value"])
+            names = ("best_U", "best_V", "best_ub", "best_vb")
+            saved.update(zip(names, state["best"], strict=True))
+        result.extra[ckpt.GROUP] = saved
+        result.provenance = provenance_of(cfg, matrix, threads.n, timer.elapsed)
+        return result
+
+    return ckpt.saver(cfg, build)
+
+
+def _resume_state(path: str) -> dict:
+    """The solver's resume state from a checkpoint file."""
+    from mfcli.api import checkpoint as ckpt
+
+    result, saved = ckpt.load(path, "als")
+    empty = np.zeros(0, dtype=result.factors["row"].dtype)
+    best = None
+    if "best_U" in saved:
+        best = tuple(saved[name] for name in ("best_U", "best_V", "best_ub", "best_vb"))
+    return {
+        "iteration": int(saved["iteration"]),
+        "U": result.factors["row"],
+        "V": result.factors["col"],
+        "row_bias": result.biases.get("row", empty),
+        "col_bias": result.biases.get("col", empty),
+        "history": result.history,
+        "best_iter": int(saved.get("best_iter", 0)),
+        "best_value": float(saved["best_value"]) if "best_value" in saved else None,
+        "best": best,
+    }
 
 
 def _als_result(cfg, matrix, fit, reg: float, scaling: str) -> Result:

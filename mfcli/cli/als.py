@@ -74,6 +74,9 @@ def als(
     seed: int | None = opt.SEED,
     threads: int | None = opt.THREADS,
     scheduler: str | None = opt.SCHEDULER,
+    checkpoint: str | None = opt.CHECKPOINT,
+    checkpoint_every: int | None = opt.CHECKPOINT_EVERY,
+    resume: str | None = opt.RESUME_CHECKPOINT,
     dtype: str | None = opt.FIT_DTYPE,
     force: bool = opt.FORCE,
     format: str = opt.FORMAT,
@@ -91,18 +94,22 @@ def als(
     print_config: bool = configure.PRINT_CONFIG,
     allow_changed_input: bool = configure.ALLOW_CHANGED_INPUT,
 ) -> None:
+    import functools
+
     from mfcli.api import fit_als
 
+    config = [resume, *(config or [])] if resume else config  # the stored config first
     cfg = configure.resolve_from_cli(ctx, "als", config, set_items, dict(
         input=input, output=output, rank=rank, implicit=implicit, alpha=alpha,
         confidence=confidence, eps=eps, solver=solver, cg_steps=cg_steps, reg=reg,
         reg_scaling=reg_scaling, biases=biases, iters=iters, transpose=transpose,
         validation=validation, metric=metric, patience=patience, seed=seed, threads=threads,
-        scheduler=scheduler,
+        scheduler=scheduler, checkpoint=checkpoint, checkpoint_every=checkpoint_every,
         dtype=dtype, force=force, format=format, dataset=dataset, sep=sep, header=header,
         columns=columns, duplicates=duplicates, row_labels=row_labels, col_labels=col_labels,
     ))  # fmt: skip
     configure.run_fit(
-        cfg, fit_als, only_print=print_config, json_out=json_out, quiet=quiet,
-        config_files=config, allow_changed_input=allow_changed_input,
+        cfg, functools.partial(fit_als, resume=resume), only_print=print_config,
+        json_out=json_out, quiet=quiet, config_files=config,
+        allow_changed_input=allow_changed_input,
     )  # fmt: skip

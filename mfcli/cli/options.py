@@ -85,3 +85,19 @@ SCHEDULER = typer.Option(
     "(N worker processes here). Default $MFCLI_SCHEDULER, else this process. Same "
     "factors either way; --threads is then per worker. See docs/hpc.md.",
 )
+CHECKPOINT = typer.Option(
+    None,
+    "--checkpoint",
+    help="Keep the fit's state in this .h5 (a model file plus /checkpoint), rewritten every "
+    "--checkpoint-every iterations and when SIGTERM or SIGINT arrives (then exit 143 or 130); "
+    "removed when the fit completes.",
+)
+CHECKPOINT_EVERY = typer.Option(
+    None, "--checkpoint-every", help="Iterations between checkpoints (default 1)."
+)
+RESUME_CHECKPOINT = typer.Option(
+    None,
+    "--resume",
+    help="Continue the fit that wrote this checkpoint: its stored config (as --config), "
+    "from the iteration it reached; the final factors equal an uninterrupted run's.",
+)

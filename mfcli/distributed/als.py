@@ -219,6 +219,8 @@ def als(
     patience: int | None = None,
     higher_is_better: bool = True,
     offset: float | None = None,
+    resume: dict | None = None,
+    checkpoint=None,
 ) -> local.ALSFit:
     """:func:`mfcli.solvers.als.als` on a cluster; ``users``/``items`` are the two
     orientations of the interactions as row blocks (:func:`blocks_of`, or read by the
@@ -263,22 +265,13 @@ def als(
         offset = total / max(1, sum(c for _, c in sums))
     offset = float(offset) if biased else 0.0
     pb = local._Problem(implicit, solver, cg_steps, reg, reg_scaling == "count", biased, offset, dt)
-    rng = np.random.default_rng(seed)
-    if implicit:
-        U = rng.random((m, k), dtype=dt.type) * dt.type(local.INIT_SCALE_IMPLICIT)
-        V = rng.random((n, k), dtype=dt.type) * dt.type(local.INIT_SCALE_IMPLICIT)
-    else:
-        scale = dt.type(1.0 / np.sqrt(k))
-        U = rng.standard_normal((m, k), dtype=dt.type) * scale
-        V = rng.standard_normal((n, k), dtype=dt.type) * scale
-    ub = np.zeros(m if biased else 0, dtype=dt)
-    vb = np.zeros(n if biased else 0, dtype=dt)
+    U, V, ub, vb = local.initial_factors(m, n, k, implicit, biased, seed, dt, resume)
     engine = DaskEngine(client, pb, sides["users"], sides["items"])
     notes: list[str] = []
     with local.linalg.blas_threads(1):
         U, V, ub, vb, it, best_iter, hist = local._iterate(
             pb, engine, U, V, ub, vb, iters, callback, validate, patience,
-            higher_is_better, notes, start,
+            higher_is_better, notes, start, resume, checkpoint,
         )  # fmt: skip
     for futures in (sides["users"].futures, sides["items"].futures):
         client.cancel(futures)

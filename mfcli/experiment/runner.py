@@ -223,12 +223,15 @@ def _eval(exp, method, cand, i: int, fit: dict, part: str, manifest, say) -> dic
 
 
 # ---------------------------------------------------------------- helpers
+RUN_ONLY = ("threads", "scheduler", "checkpoint", "checkpoint_every")  # never change factors
+
+
 def _deciding(cfg) -> dict:
     """The config without what never changes the factors: paths, threads, the scheduler."""
     d = cfg.to_dict()
     d["input"] = {k: v for k, v in d["input"].items() if k != "path"}
     d.pop("output", None)
-    d["runtime"] = {k: v for k, v in d["runtime"].items() if k not in ("threads", "scheduler")}
+    d["runtime"] = {k: v for k, v in d["runtime"].items() if k not in RUN_ONLY}
     return d
 
 

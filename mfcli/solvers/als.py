@@ -454,15 +454,26 @@ def _iterate(
     higher_is_better,
     notes,
     start,
+    resume=None,
+    checkpoint=None,
 ):
     implicit, biased, reg, offset = pb.implicit, pb.biased, pb.reg, pb.offset
     hist: dict[str, list[float]] = {"loss": [], "seconds": []}
     best = None
     best_value = None
     best_iter = 0
-    g_v = gram64(V) if implicit else None
     it = 0
-    for it in range(1, iters + 1):
+    if resume is not None:  # the state a checkpoint saved at the end of an iteration
+        it = int(resume["iteration"])
+        hist = {name: [float(v) for v in values] for name, values in resume["history"].items()}
+        start -= hist["seconds"][-1] if hist.get("seconds") else 0.0
+        best_iter = int(resume.get("best_iter", 0))
+        best_value = resume.get("best_value")
+        if resume.get("best") is not None:
+            best = tuple(np.array(a) for a in resume["best"])
+    g_v = gram64(V) if implicit else None  # as at the end of the previous iteration
+    first = it + 1
+    for it in range(first, iters + 1):
         if implicit:
             g_v = engine.implicit_half("users", U, V, g_v, it)
             g_u = gram64(U)
@@ -518,6 +529,16 @@ def _iterate(
                 stop = True
         if stop:
             break
+        if checkpoint is not None and it < iters:
+
+            def state(it=it, best=best, best_value=best_value, best_iter=best_iter):
+                return {
+                    "iteration": it, "U": U, "V": V, "row_bias": ub, "col_bias": vb,
+                    "global_bias": offset if biased else None, "history": hist,
+                    "best_iter": best_iter, "best_value": best_value, "best": best,
+                }  # fmt: skip
+
+            checkpoint(it, state)
     if best is not None and best_iter != it:
         U, V, ub, vb = best
         if not any(note.startswith("early stop") for note in notes):
@@ -525,6 +546,31 @@ def _iterate(
     elif best is None:
         best_iter = it
     return U, V, ub, vb, it, best_iter, hist
+
+
+def initial_factors(m, n, k, implicit, biased, seed, dt, resume=None):
+    """``U, V, ub, vb`` to start from: seeded draws, or a checkpoint's state."""
+    if resume is not None:
+        arrays = [resume["U"], resume["V"], resume["row_bias"], resume["col_bias"]]
+        U, V, ub, vb = (np.ascontiguousarray(a, dtype=dt) for a in arrays)
+        if U.shape != (m, k) or V.shape != (n, k):
+            raise UsageError(
+                f"the checkpoint holds {U.shape[0]} x {U.shape[1]} and {V.shape[0]} x "
+                f"{V.shape[1]} factors, not the {m} x {k} and {n} x {k} of this fit",
+                hint="resume with the input and -k the checkpoint was written for",
+            )
+        return U, V, ub, vb
+    rng = np.random.default_rng(seed)
+    if implicit:
+        U = rng.random((m, k), dtype=dt.type) * dt.type(INIT_SCALE_IMPLICIT)
+        V = rng.random((n, k), dtype=dt.type) * dt.type(INIT_SCALE_IMPLICIT)
+    else:
+        scale = dt.type(1.0 / np.sqrt(k))
+        U = rng.standard_normal((m, k), dtype=dt.type) * scale
+        V = rng.standard_normal((n, k), dtype=dt.type) * scale
+    ub = np.zeros(m if biased else 0, dtype=dt)
+    vb = np.zeros(n if biased else 0, dtype=dt)
+    return U, V, ub, vb
 
 
 # ------------------------------------------------------------------ public
@@ -548,6 +594,8 @@ def als(
     validate: Validate | None = None,
     patience: int | None = None,
     higher_is_better: bool = True,
+    resume: dict | None = None,
+    checkpoint: Callable | None = None,
 ) -> ALSFit:
     """Fit ALS to explicit ratings or implicit feedback (see the module docstring).
 
@@ -576,6 +624,12 @@ def als(
     patience : with ``validate``: stop after this many iterations without
         improvement (the best iteration's model is returned with or without it)
     higher_is_better : direction of the early-stopping metric
+    resume : the state a ``checkpoint`` call saved (factors, biases, iteration,
+        history, best iteration): the fit continues after that iteration and
+        ends with the factors an uninterrupted fit would have
+    checkpoint : ``checkpoint(iteration, state)`` after every iteration but the
+        last; ``state()`` returns the resume state (live arrays: copy or write
+        them before returning). It may raise to stop the fit (a signal).
 
     Returns
     -------
@@ -640,19 +694,10 @@ def als(
         items = _side(t_indptr, t_indices, t_values, *costs)
         pb = _Problem(implicit, solver, cg_steps, reg, reg_scaling == "count", biased, offset, dt)
 
-        rng = np.random.default_rng(seed)
-        if implicit:
-            U = rng.random((m, k), dtype=dt.type) * dt.type(INIT_SCALE_IMPLICIT)
-            V = rng.random((n, k), dtype=dt.type) * dt.type(INIT_SCALE_IMPLICIT)
-        else:
-            scale = dt.type(1.0 / np.sqrt(k))
-            U = rng.standard_normal((m, k), dtype=dt.type) * scale
-            V = rng.standard_normal((n, k), dtype=dt.type) * scale
-        ub = np.zeros(m if biased else 0, dtype=dt)
-        vb = np.zeros(n if biased else 0, dtype=dt)
+        U, V, ub, vb = initial_factors(m, n, k, implicit, biased, seed, dt, resume)
         U, V, ub, vb, it, best_iter, hist = _iterate(
             pb, LocalEngine(pb, users, items), U, V, ub, vb, iters, callback, validate, patience,
-            higher_is_better, notes, start,
+            higher_is_better, notes, start, resume, checkpoint,
         )  # fmt: skip
     history = {name: np.asarray(values, dtype=np.float64) for name, values in hist.items()}
     return ALSFit(
