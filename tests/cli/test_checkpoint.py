@@ -1,0 +1,197 @@
+"""Checkpoints: a signal writes one and exits 143/130; --resume ends as an uninterrupted fit."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from tests.cli.helpers import invoke
+
+SAMPLE = Path(__file__).resolve().parents[2] / "sample_data"
+FIT_ARRAYS = ("factors/row", "factors/col", "history/loss")
+
+
+@pytest.fixture(scope="module")
+def big(tmp_path_factory) -> Path:
+    """Ratings large enough that a fit takes a few seconds (the signal lands mid-fit)."""
+    path = tmp_path_factory.mktemp("ck") / "big.csv"
+    result = invoke("generate", "ratings", "--users", "8000", "--items", "3000", "--ratings",
+                    "400000", "--seed", "3", "-o", str(path), "-q")  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    return path
+
+
+def _same(a: Path, b: Path, names=FIT_ARRAYS) -> None:
+    with h5py.File(a) as fa, h5py.File(b) as fb:
+        for name in names:
+            np.testing.assert_array_equal(fa[name][()], fb[name][()], err_msg=name)
+
+
+def _interrupt(
+    args: list[str], checkpoint: Path, signum: int, cwd: Path
+) -> subprocess.CompletedProcess:
+    """Start ``mfcli ARGS``, wait for its first checkpoint, send ``signum``, wait for the exit."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mfcli", *args], cwd=cwd, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not checkpoint.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            out, err = proc.communicate()
+            pytest.fail(f"no checkpoint before the fit ended: {err.decode()}")
+        time.sleep(0.02)
+    proc.send_signal(signum)
+    out, err = proc.communicate(timeout=120)
+    return subprocess.CompletedProcess(args, proc.returncode, out, err)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("signum", "code", "extra"),
+    [
+        (signal.SIGTERM, 143, []),
+        (signal.SIGINT, 130, ["--implicit"]),
+        (signal.SIGTERM, 143, ["--solver", "cholesky", "--no-biases"]),
+    ],
+)
+def test_als_interrupted_and_resumed_equals_uninterrupted(tmp_path, big, signum, code, extra):
+    args = [str(big), "-k", "16", "--iters", "25", *extra]
+    assert invoke("als", *args, "-o", str(tmp_path / "full.h5"), "-q").exit_code == 0
+    ck = tmp_path / "run.ckpt.h5"
+    done = _interrupt(
+        ["als", *args, "-o", "model.h5", "--checkpoint", str(ck)], ck, signum, tmp_path
+    )
+    assert done.returncode == code, done.stderr
+    assert done.stderr.decode().strip().endswith(f"interrupted by {signal.Signals(signum).name}")
+    assert "Traceback" not in done.stderr.decode()
+    assert not (tmp_path / "model.h5").exists()  # no partial result
+    with h5py.File(ck) as f:
+        reached = int(f["checkpoint/iteration"][()])
+        assert 1 <= reached < 25 and f["history/loss"].shape == (reached,)
+        assert f.attrs["method"] == "als"
+    # the checkpoint is a model: eval takes it as it is
+    assert invoke("info", str(ck)).exit_code == 0
+    resumed = invoke("als", "--resume", str(ck), "-o", str(tmp_path / "model.h5"))
+    assert resumed.exit_code == 0, resumed.stderr
+    _same(tmp_path / "full.h5", tmp_path / "model.h5")
+    assert not ck.exists()  # a completed fit removes its checkpoint
+
+
+def test_resume_with_validation_keeps_the_same_best_iteration(tmp_path):
+    data = SAMPLE / "ratings.csv"
+    split = invoke("split", str(data), "-o", str(tmp_path / "s"), "--validation-frac", "0.1")
+    assert split.exit_code == 0, split.stderr
+    train, val = tmp_path / "s/train.csv", tmp_path / "s/validation.csv"
+    args = [str(train), "-k", "8", "--iters", "8", "--validation", str(val), "--reg", "0.02"]
+    assert invoke("als", *args, "-o", str(tmp_path / "full.h5"), "-q").exit_code == 0
+    # stop after iteration 3 through the API's callback, as a signal would
+    from mfcli.api import fit_als
+    from mfcli.config import AlsConfig, resolve
+    from mfcli.errors import Interrupted
+
+    cfg = resolve(AlsConfig, explicit={
+        "input": str(train), "output": str(tmp_path / "model.h5"), "rank": 8, "iters": 8,
+        "validation": str(val), "reg": 0.02, "checkpoint": str(tmp_path / "ck.h5"),
+    })  # fmt: skip
+
+    def stop_at_3(it, stats):
+        if it == 3:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    with pytest.raises(Interrupted):
+        fit_als(cfg, callback=stop_at_3)
+    resumed = invoke("als", "--resume", str(tmp_path / "ck.h5"))
+    assert resumed.exit_code == 0, resumed.stderr
+    _same(tmp_path / "full.h5", tmp_path / "model.h5")
+    with h5py.File(tmp_path / "full.h5") as a, h5py.File(tmp_path / "model.h5") as b:
+        assert a["als/best_iteration"][()] == b["als/best_iteration"][()]
+
+
+def test_checkpoint_every_n_iterations(tmp_path, monkeypatch):
+    from mfcli.api import checkpoint as ckpt
+    from mfcli.config import AlsConfig, resolve
+
+    saved = []
+    monkeypatch.setattr("mfcli.io.results.write_result", lambda r, p, force: saved.append(r))
+    cfg = resolve(AlsConfig, explicit={"checkpoint": str(tmp_path / "c.h5"), "checkpoint_every": 3})
+    save = ckpt.saver(cfg, lambda state: state["iteration"])
+    for it in range(1, 11):
+        save(it, lambda it=it: {"iteration": it})
+    assert saved == [3, 6, 9]
+
+
+def test_deferred_interrupts_hold_the_first_signal_and_raise_on_the_second():
+    from mfcli.errors import Interrupted
+    from mfcli.runtime import deferred_interrupts, pending_interrupt
+
+    with deferred_interrupts():
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert pending_interrupt() == signal.SIGTERM
+        with pytest.raises(Interrupted) as err:
+            os.kill(os.getpid(), signal.SIGINT)
+        assert err.value.exit_code == 130
+    assert pending_interrupt() is None
+
+
+def test_checkpoint_and_output_must_differ(tmp_path):
+    out = str(tmp_path / "m.h5")
+    result = invoke("als", str(SAMPLE / "ratings.csv"), "-o", out, "--checkpoint", out)
+    assert result.exit_code == 2 and "--checkpoint must differ" in result.stderr
+
+
+def test_an_existing_file_that_is_no_checkpoint_is_not_overwritten(tmp_path):
+    other = tmp_path / "notes.h5"
+    other.write_text("precious")
+    result = invoke("als", str(SAMPLE / "ratings.csv"), "-k", "4", "--iters", "2",
+                    "-o", str(tmp_path / "m.h5"), "--checkpoint", str(other))  # fmt: skip
+    assert result.exit_code == 73 and "not an mfcli checkpoint" in result.stderr
+    assert other.read_text() == "precious" and not (tmp_path / "m.h5").exists()
+
+
+def test_resume_refuses_a_plain_result_and_another_methods_checkpoint(tmp_path):
+    model = tmp_path / "m.h5"
+    assert invoke("als", str(SAMPLE / "ratings.csv"), "-k", "4", "--iters", "2",
+                  "-o", str(model)).exit_code == 0  # fmt: skip
+    result = invoke("als", "--resume", str(model), "-o", str(tmp_path / "n.h5"))
+    assert result.exit_code == 65 and "not a checkpoint" in result.stderr
+    svd = tmp_path / "s.h5"
+    assert (
+        invoke("svd", str(SAMPLE / "lowrank_dense.csv"), "-k", "2", "-o", str(svd)).exit_code == 0
+    )
+    with h5py.File(svd, "r+") as f:
+        f.create_group("checkpoint")
+    result = invoke("als", "--resume", str(svd), "-o", str(tmp_path / "n.h5"))
+    assert result.exit_code == 2 or result.exit_code == 65
+    assert "svd" in result.stderr
+
+
+def test_resume_refuses_a_changed_input(tmp_path, monkeypatch):
+    import shutil
+
+    data = tmp_path / "r.csv"
+    shutil.copy(SAMPLE / "ratings.csv", data)
+    from mfcli.api import fit_als
+    from mfcli.config import AlsConfig, resolve
+    from mfcli.errors import Interrupted
+
+    cfg = resolve(AlsConfig, explicit={
+        "input": str(data), "output": str(tmp_path / "m.h5"), "rank": 4, "iters": 5,
+        "checkpoint": str(tmp_path / "ck.h5"),
+    })  # fmt: skip
+    with pytest.raises(Interrupted):
+        fit_als(
+            cfg, callback=lambda it, s: os.kill(os.getpid(), signal.SIGINT) if it == 2 else None
+        )
+    with data.open("a") as fh:
+        fh.write("999,999,5,1300000000\n")
+    result = invoke("als", "--resume", str(tmp_path / "ck.h5"))
+    assert result.exit_code == 65 and "input changed" in result.stderr
