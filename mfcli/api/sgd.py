@@ -21,13 +21,14 @@ _OPTIONAL = ("lr", "reg", "reg_bias", "reg_power", "schedule", "decay", "init_sc
 _VALIDATION = "validation:"
 
 
-def fit_sgd(cfg: SgdConfig, callback=None) -> tuple[Result, dict]:
+def fit_sgd(cfg: SgdConfig, callback=None, checkpoint: str | None = None) -> tuple[Result, dict]:
     """Read ``cfg.input.path``, fit biased MF by SGD, write the result.
 
     With ``cfg.sgd.resume`` the fit continues from that result file: its
     users and items keep their factors and positions, new ones are appended
     with fresh factors, and the new model's ``/train`` holds the old and the
-    new ratings (a new rating of an old pair replaces it).
+    new ratings (a new rating of an old pair replaces it). ``cfg.runtime.checkpoint``
+    keeps a checkpoint; ``checkpoint`` (such a file) continues the fit that wrote it.
 
     Raises
     ------
@@ -36,6 +37,7 @@ def fit_sgd(cfg: SgdConfig, callback=None) -> tuple[Result, dict]:
     NumericsError : exit 4 (the fit diverged; lower --lr)
     OutputError : exit 73 (the output exists without --force)
     """
+    from mfcli.api import checkpoint as ckpt
     from mfcli.api.validation import scorer
     from mfcli.errors import InputDataError, UsageError
     from mfcli.io import read_matrix
@@ -48,6 +50,8 @@ def fit_sgd(cfg: SgdConfig, callback=None) -> tuple[Result, dict]:
     if not cfg.output.path:
         raise UsageError("no output file given", hint="use -o OUT.h5")
     check_output(cfg.output.path, force=cfg.output.force)
+    ckpt.check_paths(cfg)
+    state = _resume_state(checkpoint) if checkpoint else None
     threads = use_threads(cfg.runtime.threads)
     timer = Timer()
     s = cfg.sgd
@@ -75,14 +79,16 @@ def fit_sgd(cfg: SgdConfig, callback=None) -> tuple[Result, dict]:
 
     read_s = timer.elapsed
     options = {name: getattr(s, name) for name in _OPTIONAL if getattr(s, name) is not None}
+    saver = _saver(cfg, train, matrix, threads, timer)
     try:
-        fit = solver.sgd(
-            matrix, cfg.model.rank, epochs=s.epochs, biases=s.biases, blocks=s.blocks,
-            seed=cfg.runtime.seed, dtype=np.dtype(cfg.model.dtype),
-            times=matrix.timestamps if s.time_bins else None, time_bins=s.time_bins, init=init,
-            callback=callback, validate=validate, patience=s.patience, higher_is_better=higher,
-            **options,
-        )  # fmt: skip
+        with ckpt.signals_held(cfg):
+            fit = solver.sgd(
+                matrix, cfg.model.rank, epochs=s.epochs, biases=s.biases, blocks=s.blocks,
+                seed=cfg.runtime.seed, dtype=np.dtype(cfg.model.dtype),
+                times=matrix.timestamps if s.time_bins else None, time_bins=s.time_bins,
+                init=init, callback=callback, validate=validate, patience=s.patience,
+                higher_is_better=higher, resume=state, checkpoint=saver, **options,
+            )  # fmt: skip
     except InputDataError as exc:  # NaN or infinite ratings or times: the input file's fault
         raise exc.located(cfg.input.path) from None
     fit_s = timer.elapsed - read_s
@@ -90,6 +96,7 @@ def fit_sgd(cfg: SgdConfig, callback=None) -> tuple[Result, dict]:
     result = _sgd_result(cfg, train, fit)
     result.provenance = provenance_of(cfg, matrix, threads.n, timer.elapsed)
     write_atomic(result, cfg)
+    ckpt.done(cfg)
     lines = [f"training loss {fit.history['loss'][-1]:.6g} after {fit.n_iter} epochs"]
     metrics = [n for n in fit.history if n not in ("loss", "seconds", "lr", "train_rmse")]
     if s.validation:
@@ -111,6 +118,49 @@ def fit_sgd(cfg: SgdConfig, callback=None) -> tuple[Result, dict]:
         "notes": list(fit.notes),
     }
     return result, summary
+
+
+def _saver(cfg, train, matrix, threads, timer):
+    """The solver's checkpoint hook: the model so far, plus /checkpoint with its state."""
+    from mfcli.api import checkpoint as ckpt
+
+    def build(state: dict):
+        fit = state["fit"]
+        fit.n_iter = fit.best_iter = state["epoch"]
+        fit.history = _renamed({n: np.asarray(v) for n, v in state["history"].items()})
+        result = _sgd_result(cfg, train, fit)
+        saved = {
+            "iteration": np.int64(state["epoch"]), "of": np.int64(cfg.sgd.epochs),
+            "attempt": np.int64(state["attempt"]), "scale": np.float64(state["scale"]),
+            "waited": np.int64(state["waited"]), "best_iter": np.int64(state["best_iter"]),
+            "best_value": np.float64(state["best_value"]), "state": dict(state["state"]),
+            "history": {n: np.asarray(v, dtype=np.float64) for n, v in state["history"].items()},
+        }  # fmt: skip
+        if state["best"] is not None:
+            saved["best"] = dict(state["best"])
+        result.extra[ckpt.GROUP] = saved
+        result.provenance = provenance_of(cfg, matrix, threads.n, timer.elapsed)
+        return result
+
+    return ckpt.saver(cfg, build)
+
+
+def _resume_state(path: str) -> dict:
+    """The solver's resume state from a checkpoint file."""
+    from mfcli.api import checkpoint as ckpt
+
+    _, saved = ckpt.load(path, "sgd")
+    return {
+        "epoch": int(saved["iteration"]),
+        "attempt": int(saved["attempt"]),
+        "scale": float(saved["scale"]),
+        "waited": int(saved["waited"]),
+        "best_iter": int(saved["best_iter"]),
+        "best_value": float(saved["best_value"]),
+        "history": saved["history"],
+        "state": saved["state"],
+        "best": saved.get("best"),
+    }
 
 
 def _renamed(series: dict) -> dict:

@@ -61,7 +61,14 @@ def sgd(
     time_bins: int | None = typer.Option(
         None, "--time-bins", help="Time-aware biases over N bins (0: off)."
     ),
-    resume: str | None = typer.Option(None, "--resume", help="Continue from this sgd result file."),
+    resume: str | None = typer.Option(
+        None,
+        "--resume",
+        help="Continue from this sgd result file with new ratings, or, given a --checkpoint "
+        "file, finish the interrupted fit that wrote it (its stored config and state).",
+    ),
+    checkpoint: str | None = opt.CHECKPOINT,
+    checkpoint_every: int | None = opt.CHECKPOINT_EVERY,
     validation: str | None = typer.Option(
         None, "--validation", help="Held-out file scored after every epoch."
     ),
@@ -88,18 +95,27 @@ def sgd(
     print_config: bool = configure.PRINT_CONFIG,
     allow_changed_input: bool = configure.ALLOW_CHANGED_INPUT,
 ) -> None:
-    from mfcli.api import fit_sgd
+    import functools
 
+    from mfcli.api import fit_sgd
+    from mfcli.api.checkpoint import is_checkpoint
+
+    interrupted = None
+    if resume and is_checkpoint(resume):  # an interrupted fit: its config, then its state
+        interrupted, resume = resume, None
+        config = [interrupted, *(config or [])]
     cfg = configure.resolve_from_cli(ctx, "sgd", config, set_items, dict(
         input=input, output=output, rank=rank, lr=lr, reg=reg, reg_bias=reg_bias,
         reg_power=reg_power, epochs=epochs, schedule=schedule, decay=decay,
         init_scale=init_scale, biases=biases, blocks=blocks, time_bins=time_bins,
         resume=resume, validation=validation, metric=metric, patience=patience, seed=seed,
-        threads=threads, dtype=dtype, force=force, format=format, dataset=dataset, sep=sep,
+        threads=threads, checkpoint=checkpoint, checkpoint_every=checkpoint_every,
+        dtype=dtype, force=force, format=format, dataset=dataset, sep=sep,
         header=header, columns=columns, duplicates=duplicates, row_labels=row_labels,
         col_labels=col_labels,
     ))  # fmt: skip
     configure.run_fit(
-        cfg, fit_sgd, only_print=print_config, json_out=json_out, quiet=quiet,
-        config_files=config, allow_changed_input=allow_changed_input,
+        cfg, functools.partial(fit_sgd, checkpoint=interrupted), only_print=print_config,
+        json_out=json_out, quiet=quiet, config_files=config,
+        allow_changed_input=allow_changed_input,
     )  # fmt: skip

@@ -78,6 +78,7 @@ their predictions fall back to ``mu`` plus the known side's bias.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -343,6 +344,8 @@ def sgd(
     patience: int | None = None,
     higher_is_better: bool = False,
     reg_power: float | None = None,
+    resume: dict | None = None,
+    checkpoint: Callable | None = None,
 ) -> SGDFit:
     """Fit a biased MF model to explicit ratings by blocked SGD.
 
@@ -373,6 +376,12 @@ def sgd(
     higher_is_better : the first validation metric is better when higher
     reg_power : per-row scaling of ``reg`` by ``n_u**-reg_power`` (see the
         module docstring); None takes ``DEFAULTS``
+    resume : the state a ``checkpoint`` call saved after an epoch (arrays,
+        AdaGrad accumulators, step scale, history, best epoch): the fit goes on
+        from the next epoch and ends as the uninterrupted fit does (each epoch's
+        order depends only on the seed and the epoch)
+    checkpoint : ``checkpoint(epoch, state)`` after every epoch but the last;
+        ``state()`` returns the resume state (live arrays); it may raise to stop
 
     Returns
     -------
@@ -442,12 +451,11 @@ def sgd(
     empty = np.empty(0, dt)
 
     with _threads_for(nnz):
-        scale = 1.0
-        for attempt in range(MAX_RESTARTS + 1):
+        scale = 1.0 if resume is None else float(resume["scale"])
+        first_attempt = 0 if resume is None else int(resume["attempt"])
+        for attempt in range(first_attempt, MAX_RESTARTS + 1):
             st = _State.fresh(model, row_counts, col_counts, k, dt, seed, init_scale, biases, timed,
                               time_bins, schedule == "adagrad")  # fmt: skip
-            if timed:
-                st.tmean = tmean
             hist: dict[str, list[float]] = {"loss": [], "rmse": [], "lr": [], "seconds": []}
             best = None
             best_value = np.inf
@@ -456,7 +464,19 @@ def sgd(
             stop_note = None
             diverged = 0
             epoch = 0
-            for epoch in range(1, epochs + 1):
+            if resume is not None and attempt == first_attempt:
+                st.restore(resume["state"])
+                hist = {n: [float(v) for v in vals] for n, vals in resume["history"].items()}
+                start -= hist["seconds"][-1] if hist.get("seconds") else 0.0
+                epoch, waited = int(resume["epoch"]), int(resume["waited"])
+                best_iter, best_value = int(resume["best_iter"]), float(resume["best_value"])
+                if resume.get("best") is not None:
+                    best = st.copy()
+                    best.restore(resume["best"])
+            if timed:
+                st.tmean = tmean
+            done = epoch
+            for epoch in range(done + 1, epochs + 1):
                 step = lr * scale * (decay ** (epoch - 1) if schedule == "decay" else 1.0)
                 kern.shuffle_blocks(ptr, seed, epoch, scratch, src_i, src_j, src_v, src_bin,
                                     src_dev, *dst)  # fmt: skip
@@ -506,6 +526,14 @@ def sgd(
                         f"{patience} epochs; kept epoch {best_iter}"
                     )
                     break
+                if checkpoint is not None and epoch < epochs:
+                    snapshot = functools.partial(
+                        _snapshot, st, best, hist, model, biases, timed,
+                        edges if timed else None, dev_scale if timed else 1.0, epoch=epoch,
+                        attempt=attempt, scale=scale, waited=waited, best_iter=best_iter,
+                        best_value=best_value,
+                    )  # fmt: skip
+                    checkpoint(epoch, snapshot)
             if not diverged:
                 break
             if attempt == MAX_RESTARTS:
@@ -532,6 +560,17 @@ def sgd(
     out.history = {name: np.asarray(v, dtype=np.float64) for name, v in hist.items()}
     out.notes = notes
     return out
+
+
+def _snapshot(st, best, hist, model, biases, timed, edges, dev_scale, **info) -> dict:
+    """The resume state after an epoch (live arrays), and the model as it stands."""
+    return {
+        **info,
+        "history": hist,
+        "state": st.arrays(),
+        "best": None if best is None else best.arrays(),
+        "fit": st.fit(model, biases, timed, edges, dev_scale),
+    }
 
 
 @dataclass
@@ -637,6 +676,24 @@ class _State:
         return all(kern.max_abs(a) ** 2 <= limit for a in (self.U, self.V)) and all(
             kern.max_abs(a) <= limit for a in (self.bu, self.bv, self.tbias, self.alpha)
         )
+
+    ARRAYS = ("U", "V", "bu", "bv", "Gu", "Gv", "Gbu", "Gbv", "tbias", "alpha")
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """What a checkpoint keeps (live arrays)."""
+        return {name: getattr(self, name) for name in self.ARRAYS}
+
+    def restore(self, arrays: dict) -> None:
+        """Take a checkpoint's arrays, in this state's shapes and dtypes."""
+        for name in self.ARRAYS:
+            mine = getattr(self, name)
+            value = np.asarray(arrays[name], dtype=mine.dtype)
+            if value.shape != mine.shape:
+                raise UsageError(
+                    f"the checkpoint's {name} is {value.shape}, this fit needs {mine.shape}",
+                    hint="resume with the input, -k and --blocks the checkpoint was written for",
+                )
+            setattr(self, name, value.copy())
 
     def copy(self) -> _State:
         return _State(

@@ -195,3 +195,44 @@ def test_resume_refuses_a_changed_input(tmp_path, monkeypatch):
         fh.write("999,999,5,1300000000\n")
     result = invoke("als", "--resume", str(tmp_path / "ck.h5"))
     assert result.exit_code == 65 and "input changed" in result.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("extra", [[], ["--schedule", "adagrad", "--lr", "0.05"]])
+def test_sgd_interrupted_and_resumed_equals_uninterrupted(tmp_path, big, extra):
+    args = [str(big), "-k", "16", "--epochs", "30", *extra]
+    assert invoke("sgd", *args, "-o", str(tmp_path / "full.h5"), "-q").exit_code == 0
+    ck = tmp_path / "run.ckpt.h5"
+    done = _interrupt(["sgd", *args, "-o", "model.h5", "--checkpoint", str(ck)], ck,
+                      signal.SIGTERM, tmp_path)  # fmt: skip
+    assert done.returncode == 143, done.stderr
+    assert not (tmp_path / "model.h5").exists()
+    # --resume takes a checkpoint as the interrupted fit, a model as an online update
+    resumed = invoke("sgd", "--resume", str(ck), "-o", str(tmp_path / "model.h5"))
+    assert resumed.exit_code == 0, resumed.stderr
+    _same(tmp_path / "full.h5", tmp_path / "model.h5",
+          (*FIT_ARRAYS, "bias/row", "bias/col", "history/train_rmse"))  # fmt: skip
+    assert not ck.exists()
+
+
+def test_sgd_resume_keeps_the_best_epoch_of_a_validation_run(tmp_path):
+    data = SAMPLE / "ratings.csv"
+    assert invoke("split", str(data), "-o", str(tmp_path / "s"),
+                  "--validation-frac", "0.1").exit_code == 0  # fmt: skip
+    train, val = tmp_path / "s/train.csv", tmp_path / "s/validation.csv"
+    args = [str(train), "-k", "8", "--epochs", "12", "--validation", str(val), "--lr", "0.03"]
+    assert invoke("sgd", *args, "-o", str(tmp_path / "full.h5"), "-q").exit_code == 0
+    from mfcli.api import fit_sgd
+    from mfcli.config import SgdConfig, resolve
+    from mfcli.errors import Interrupted
+
+    cfg = resolve(SgdConfig, explicit={
+        "input": str(train), "output": str(tmp_path / "model.h5"), "rank": 8, "epochs": 12,
+        "validation": str(val), "lr": 0.03, "checkpoint": str(tmp_path / "ck.h5"),
+    })  # fmt: skip
+    with pytest.raises(Interrupted):
+        fit_sgd(cfg, callback=lambda e, s: os.kill(os.getpid(), signal.SIGTERM) if e == 7 else None)
+    assert invoke("sgd", "--resume", str(tmp_path / "ck.h5")).exit_code == 0
+    _same(tmp_path / "full.h5", tmp_path / "model.h5", (*FIT_ARRAYS, "bias/row"))
+    with h5py.File(tmp_path / "full.h5") as a, h5py.File(tmp_path / "model.h5") as b:
+        assert a["sgd/best_epoch"][()] == b["sgd/best_epoch"][()]
