@@ -28,9 +28,11 @@ def fit_nmf(cfg: NmfConfig, callback=None) -> tuple[Result, dict]:
     NumericsError : exit 4 (the factors stopped being finite)
     OutputError : exit 73 (the output exists without --force)
     """
+    from mfcli.distributed.cluster import resolve_scheduler
     from mfcli.errors import UsageError
     from mfcli.io import read_matrix
     from mfcli.io.atomic import check_output
+    from mfcli.io.parts import is_partitioned
     from mfcli.runtime import Timer, use_threads
     from mfcli.solvers import nmf as solver
 
@@ -41,18 +43,26 @@ def fit_nmf(cfg: NmfConfig, callback=None) -> tuple[Result, dict]:
     check_output(cfg.output.path, force=cfg.output.force)  # fail before the work
     threads = use_threads(cfg.runtime.threads)
     timer = Timer()
-    matrix = read_matrix(cfg.input.path, cfg.read_options())
-    read_s = timer.elapsed
-    reject_negative(
-        matrix, cfg.input.path, "negative value {value} at row {row}, column {col}",
-        "NMF needs non-negative input; shift or clip the values, or use 'mfcli svd'",
-    )  # fmt: skip
     n = cfg.nmf
-    fit = solver.nmf(
-        matrix, cfg.model.rank, solver=n.solver, loss=n.loss, init=n.init, mask=n.mask,
-        l1_w=n.l1_w, l1_h=n.l1_h, l2_w=n.l2_w, l2_h=n.l2_h, tol=n.tol, max_iter=n.max_iter,
-        seed=cfg.runtime.seed, dtype=np.dtype(cfg.model.dtype), callback=callback,
-    )  # fmt: skip
+    scheduler = resolve_scheduler(cfg.runtime.scheduler).address
+    on_cluster = bool(scheduler) and (n.solver, n.loss, n.mask) == ("hals", "frobenius", "none")
+    if on_cluster and is_partitioned(cfg.input.path):
+        matrix, fit, read_s = _parts_on_cluster(cfg, scheduler, timer, callback)
+    else:
+        matrix = read_matrix(cfg.input.path, cfg.read_options())
+        read_s = timer.elapsed
+        reject_negative(
+            matrix, cfg.input.path, "negative value {value} at row {row}, column {col}",
+            "NMF needs non-negative input; shift or clip the values, or use 'mfcli svd'",
+        )  # fmt: skip
+        if on_cluster:
+            fit = _on_cluster(cfg, scheduler, matrix, callback)
+        else:
+            fit = solver.nmf(matrix, cfg.model.rank, **_options(cfg, callback))
+            if scheduler:
+                fit.notes.append(
+                    "ran in this process: on a cluster nmf runs hals, frobenius, mask none"
+                )
     fit_s = timer.elapsed - read_s
     top = top_components(fit.W, fit.H, labels_of(matrix), n.top)
     result = _nmf_result(cfg, matrix, fit, top)
@@ -78,6 +88,64 @@ def fit_nmf(cfg: NmfConfig, callback=None) -> tuple[Result, dict]:
         "top": {side: entry["labels"].tolist() for side, entry in top.items() if "labels" in entry},
     }  # fmt: skip
     return result, summary
+
+
+def _options(cfg, callback) -> dict:
+    n = cfg.nmf
+    return dict(
+        solver=n.solver, loss=n.loss, init=n.init, mask=n.mask, l1_w=n.l1_w, l1_h=n.l1_h,
+        l2_w=n.l2_w, l2_h=n.l2_h, tol=n.tol, max_iter=n.max_iter, seed=cfg.runtime.seed,
+        dtype=np.dtype(cfg.model.dtype), callback=callback,
+    )  # fmt: skip
+
+
+def _cluster_options(cfg, callback) -> dict:
+    options = _options(cfg, callback)
+    for name in ("solver", "loss", "mask"):
+        del options[name]
+    return options
+
+
+def _on_cluster(cfg, address, matrix, callback):
+    """HALS with the row blocks on the workers, from the init a local fit would use
+    (this process holds the matrix), so the factors are the local ones."""
+    from mfcli.distributed.blocks import scatter_rows
+    from mfcli.distributed.cluster import connect
+    from mfcli.distributed.nmf import hals
+    from mfcli.solvers import nmf as solver
+    from mfcli.solvers.nmf_init import initialize
+
+    k, options = cfg.model.rank, _cluster_options(cfg, callback)
+    inp = solver._validated(matrix, False, "matrix")
+    if k > min(inp.shape):
+        return solver.nmf(matrix, k, **_options(cfg, callback))  # the local error message
+    init = "nndsvda" if options["init"] == "auto" else options["init"]
+    W0, H0 = initialize(inp, k, init, observed=False, seed=options["seed"], dtype=options["dtype"])
+    with connect(address, cfg.runtime.threads) as client:
+        blocks = scatter_rows(client, matrix)
+        fit = hals(client, blocks, k, W0=W0, H0=H0, **options)
+    fit.init = init
+    fit.notes.append(f"ran on a Dask cluster, {blocks.n_blocks} row blocks")
+    return fit
+
+
+def _parts_on_cluster(cfg, address, timer, callback):
+    """A partitioned input: the workers read the parts; the nndsvd starts come from a
+    distributed randomized SVD (a one-file fit uses a Lanczos SVD: close, not equal)."""
+    from mfcli.api.common import MatrixSummary
+    from mfcli.distributed.cluster import connect
+    from mfcli.distributed.load import load_row_blocks
+    from mfcli.distributed.nmf import hals
+
+    with connect(address, cfg.runtime.threads) as client:
+        blocks, _, row_labels, col_labels = load_row_blocks(
+            client, cfg.input.path, cfg.read_options()
+        )
+        read_s = timer.elapsed
+        fit = hals(client, blocks, cfg.model.rank, **_cluster_options(cfg, callback))
+    fit.notes.append(f"ran on a Dask cluster, {blocks.n_blocks} row blocks read by the workers")
+    summary = MatrixSummary(blocks.shape, blocks.nnz, row_labels, col_labels, "parts")
+    return summary, fit, read_s
 
 
 def top_components(W: np.ndarray, H: np.ndarray, labels: dict, n: int) -> dict:
@@ -130,6 +198,6 @@ def _nmf_result(cfg, matrix, fit, top: dict) -> Result:
         factors={"row": fit.W, "col": fit.H},
         labels=labels_of(matrix),
         history={name: np.asarray(values) for name, values in fit.history.items()},
-        train=matrix if matrix.is_sparse else None,
+        train=matrix if matrix.is_sparse and hasattr(matrix, "indptr") else None,
         extra={"nmf": stats},
     )

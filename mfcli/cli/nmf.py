@@ -68,6 +68,7 @@ def nmf(
     ),
     seed: int | None = opt.SEED,
     threads: int | None = opt.THREADS,
+    scheduler: str | None = opt.SCHEDULER,
     dtype: str | None = opt.FIT_DTYPE,
     force: bool = opt.FORCE,
     format: str = opt.FORMAT,
@@ -90,7 +91,8 @@ def nmf(
     cfg = configure.resolve_from_cli(ctx, "nmf", config, set_items, dict(
         input=input, output=output, rank=rank, solver=solver, loss=loss, init=init, mask=mask,
         l1_w=l1_w, l1_h=l1_h, l2_w=l2_w, l2_h=l2_h, tol=tol, max_iter=max_iter, top=top,
-        seed=seed, threads=threads, dtype=dtype, force=force, format=format, dataset=dataset,
+        seed=seed, threads=threads, scheduler=scheduler, dtype=dtype, force=force, format=format,
+        dataset=dataset,
         sep=sep, header=header, columns=columns, duplicates=duplicates, row_labels=row_labels,
         col_labels=col_labels,
     ))  # fmt: skip

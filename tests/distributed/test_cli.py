@@ -137,3 +137,32 @@ def test_svd_missing_runs_here_and_says_so(tmp_path):
                     "-o", str(tmp_path / "a.h5"), "--scheduler", "local:2")  # fmt: skip
     assert result.exit_code == 0, result.stderr
     assert "ran in this process" in " ".join(result.stdout.split())
+
+
+@pytest.mark.parametrize("extra", [[], ["--init", "random", "--l2-w", "0.5"]])
+def test_nmf_on_local_workers_writes_the_local_factors(tmp_path, extra):
+    args = ["nmf", str(SAMPLE / "docterm.mtx"), "-k", "5", "--dtype", "float64", *extra]
+    assert invoke(*args, "-o", str(tmp_path / "a.h5")).exit_code == 0
+    remote = invoke(*args, "-o", str(tmp_path / "b.h5"), "--scheduler", "local:2")
+    assert remote.exit_code == 0, remote.stderr
+    assert "ran on a Dask cluster" in remote.stdout
+    a, b = _factors(tmp_path / "a.h5"), _factors(tmp_path / "b.h5")
+    for name in a:
+        np.testing.assert_allclose(b[name], a[name], rtol=1e-5, atol=1e-8)
+
+
+def test_nmf_of_parts_on_the_cluster_fits_and_says_where(tmp_path):
+    parts = _parts(tmp_path)
+    result = invoke("nmf", str(parts), "-k", "4", "--max-iter", "20", "-o", str(tmp_path / "b.h5"),
+                    "--scheduler", "local:2")  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert "row blocks read by the workers" in " ".join(result.stdout.split())
+    with h5py.File(tmp_path / "b.h5") as f:
+        assert f["factors/row"].shape == (943, 4) and "train" not in f
+
+
+def test_nmf_kl_runs_here_and_says_so(tmp_path):
+    result = invoke("nmf", str(SAMPLE / "docterm.mtx"), "-k", "3", "--loss", "kl", "--max-iter",
+                    "5", "-o", str(tmp_path / "a.h5"), "--scheduler", "local:2")  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert "ran in this process" in " ".join(result.stdout.split())
