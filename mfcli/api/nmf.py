@@ -13,12 +13,13 @@ if TYPE_CHECKING:
     from mfcli.io.results import Result
 
 
-def fit_nmf(cfg: NmfConfig, callback=None) -> tuple[Result, dict]:
+def fit_nmf(cfg: NmfConfig, callback=None, resume: str | None = None) -> tuple[Result, dict]:
     """Read ``cfg.input.path``, fit the NMF the config asks for, write the result.
 
     Returns the written :class:`~mfcli.io.results.Result` and a summary for
     printing (including each component's top labels). Nothing is written
-    unless the fit succeeds.
+    unless the fit succeeds. ``cfg.runtime.checkpoint`` keeps a checkpoint;
+    ``resume`` (such a file) continues the fit that wrote it.
 
     Raises
     ------
@@ -28,6 +29,7 @@ def fit_nmf(cfg: NmfConfig, callback=None) -> tuple[Result, dict]:
     NumericsError : exit 4 (the factors stopped being finite)
     OutputError : exit 73 (the output exists without --force)
     """
+    from mfcli.api import checkpoint as ckpt
     from mfcli.distributed.cluster import resolve_scheduler
     from mfcli.errors import UsageError
     from mfcli.io import read_matrix
@@ -41,13 +43,15 @@ def fit_nmf(cfg: NmfConfig, callback=None) -> tuple[Result, dict]:
     if not cfg.output.path:
         raise UsageError("no output file given", hint="use -o OUT.h5")
     check_output(cfg.output.path, force=cfg.output.force)  # fail before the work
+    ckpt.check_paths(cfg)
+    state = _resume_state(resume) if resume else None
     threads = use_threads(cfg.runtime.threads)
     timer = Timer()
     n = cfg.nmf
     scheduler = resolve_scheduler(cfg.runtime.scheduler).address
     on_cluster = bool(scheduler) and (n.solver, n.loss, n.mask) == ("hals", "frobenius", "none")
     if on_cluster and is_partitioned(cfg.input.path):
-        matrix, fit, read_s = _parts_on_cluster(cfg, scheduler, timer, callback)
+        matrix, fit, read_s = _parts_on_cluster(cfg, scheduler, timer, callback, state, threads)
     else:
         matrix = read_matrix(cfg.input.path, cfg.read_options())
         read_s = timer.elapsed
@@ -55,10 +59,13 @@ def fit_nmf(cfg: NmfConfig, callback=None) -> tuple[Result, dict]:
             matrix, cfg.input.path, "negative value {value} at row {row}, column {col}",
             "NMF needs non-negative input; shift or clip the values, or use 'mfcli svd'",
         )  # fmt: skip
+        saver = _saver(cfg, matrix, threads, timer)
         if on_cluster:
-            fit = _on_cluster(cfg, scheduler, matrix, callback)
+            fit = _on_cluster(cfg, scheduler, matrix, callback, state, saver)
         else:
-            fit = solver.nmf(matrix, cfg.model.rank, **_options(cfg, callback))
+            with ckpt.signals_held(cfg):
+                options = _options(cfg, callback)
+                fit = solver.nmf(matrix, cfg.model.rank, resume=state, checkpoint=saver, **options)
             if scheduler:
                 fit.notes.append(
                     "ran in this process: on a cluster nmf runs hals, frobenius, mask none"
@@ -68,6 +75,7 @@ def fit_nmf(cfg: NmfConfig, callback=None) -> tuple[Result, dict]:
     result = _nmf_result(cfg, matrix, fit, top)
     result.provenance = provenance_of(cfg, matrix, threads.n, timer.elapsed)
     write_atomic(result, cfg)
+    ckpt.done(cfg)
     observed = ", observed entries" if fit.mask == "observed" else ""
     summary = {
         "method": f"nmf ({fit.solver}, {fit.loss}{observed})",
@@ -106,9 +114,10 @@ def _cluster_options(cfg, callback) -> dict:
     return options
 
 
-def _on_cluster(cfg, address, matrix, callback):
+def _on_cluster(cfg, address, matrix, callback, state, saver):
     """HALS with the row blocks on the workers, from the init a local fit would use
     (this process holds the matrix), so the factors are the local ones."""
+    from mfcli.api import checkpoint as ckpt
     from mfcli.distributed.blocks import scatter_rows
     from mfcli.distributed.cluster import connect
     from mfcli.distributed.nmf import hals
@@ -121,17 +130,18 @@ def _on_cluster(cfg, address, matrix, callback):
         return solver.nmf(matrix, k, **_options(cfg, callback))  # the local error message
     init = "nndsvda" if options["init"] == "auto" else options["init"]
     W0, H0 = initialize(inp, k, init, observed=False, seed=options["seed"], dtype=options["dtype"])
-    with connect(address, cfg.runtime.threads) as client:
+    with connect(address, cfg.runtime.threads) as client, ckpt.signals_held(cfg):
         blocks = scatter_rows(client, matrix)
-        fit = hals(client, blocks, k, W0=W0, H0=H0, **options)
+        fit = hals(client, blocks, k, W0=W0, H0=H0, resume=state, checkpoint=saver, **options)
     fit.init = init
     fit.notes.append(f"ran on a Dask cluster, {blocks.n_blocks} row blocks")
     return fit
 
 
-def _parts_on_cluster(cfg, address, timer, callback):
+def _parts_on_cluster(cfg, address, timer, callback, state, threads):
     """A partitioned input: the workers read the parts; the nndsvd starts come from a
     distributed randomized SVD (a one-file fit uses a Lanczos SVD: close, not equal)."""
+    from mfcli.api import checkpoint as ckpt
     from mfcli.api.common import MatrixSummary
     from mfcli.distributed.cluster import connect
     from mfcli.distributed.load import load_row_blocks
@@ -142,10 +152,62 @@ def _parts_on_cluster(cfg, address, timer, callback):
             client, cfg.input.path, cfg.read_options()
         )
         read_s = timer.elapsed
-        fit = hals(client, blocks, cfg.model.rank, **_cluster_options(cfg, callback))
+        summary = MatrixSummary(blocks.shape, blocks.nnz, row_labels, col_labels, "parts")
+        saver = _saver(cfg, summary, threads, timer)
+        with ckpt.signals_held(cfg):
+            fit = hals(
+                client, blocks, cfg.model.rank, resume=state, checkpoint=saver,
+                **_cluster_options(cfg, callback),
+            )  # fmt: skip
     fit.notes.append(f"ran on a Dask cluster, {blocks.n_blocks} row blocks read by the workers")
-    summary = MatrixSummary(blocks.shape, blocks.nnz, row_labels, col_labels, "parts")
     return summary, fit, read_s
+
+
+def _saver(cfg, matrix, threads, timer):
+    """The solver's checkpoint hook: the accepted iterate as a model, plus /checkpoint."""
+    from mfcli.api import checkpoint as ckpt
+    from mfcli.solvers.nmf import NMFFit
+
+    def build(state: dict):
+        W, H = state["accepted"]
+        hist = {name: np.asarray(v, dtype=np.float64) for name, v in state["history"].items()}
+        n = cfg.nmf
+        fit = NMFFit(
+            W=W, H=H, solver=n.solver, loss=n.loss, init=n.init, mask=n.mask,
+            n_iter=state["iteration"], converged=False, objective=float(hist["objective"][-1]),
+            error=float(hist["error"][-1]), relative_error=float("nan"), history=hist, notes=[],
+        )  # fmt: skip
+        result = _nmf_result(cfg, matrix, fit, {})
+        saved = {
+            "iteration": np.int64(state["iteration"]), "of": np.int64(n.max_iter),
+            "prev": np.float64(state["prev"]), "W": state["W"], "H": state["H"],
+        }  # fmt: skip
+        if state["extrapolation"] is not None:
+            saved["extrapolation"] = {
+                name: (np.float64(v) if isinstance(v, float) else np.bool_(v))
+                if np.isscalar(v) else v
+                for name, v in state["extrapolation"].items()
+            }  # fmt: skip
+        result.extra[ckpt.GROUP] = saved
+        result.provenance = provenance_of(cfg, matrix, threads.n, timer.elapsed)
+        return result
+
+    return ckpt.saver(cfg, build)
+
+
+def _resume_state(path: str) -> dict:
+    from mfcli.api import checkpoint as ckpt
+
+    result, saved = ckpt.load(path, "nmf")
+    extrapolation = saved.get("extrapolation")
+    return {
+        "iteration": int(saved["iteration"]),
+        "prev": float(saved["prev"]),
+        "W": saved["W"],
+        "H": saved["H"],
+        "history": result.history,
+        "extrapolation": extrapolation,
+    }
 
 
 def top_components(W: np.ndarray, H: np.ndarray, labels: dict, n: int) -> dict:

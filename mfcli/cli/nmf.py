@@ -69,6 +69,9 @@ def nmf(
     seed: int | None = opt.SEED,
     threads: int | None = opt.THREADS,
     scheduler: str | None = opt.SCHEDULER,
+    checkpoint: str | None = opt.CHECKPOINT,
+    checkpoint_every: int | None = opt.CHECKPOINT_EVERY,
+    resume: str | None = opt.RESUME_CHECKPOINT,
     dtype: str | None = opt.FIT_DTYPE,
     force: bool = opt.FORCE,
     format: str = opt.FORMAT,
@@ -86,17 +89,21 @@ def nmf(
     print_config: bool = configure.PRINT_CONFIG,
     allow_changed_input: bool = configure.ALLOW_CHANGED_INPUT,
 ) -> None:
+    import functools
+
     from mfcli.api import fit_nmf
 
+    config = [resume, *(config or [])] if resume else config  # the stored config first
     cfg = configure.resolve_from_cli(ctx, "nmf", config, set_items, dict(
         input=input, output=output, rank=rank, solver=solver, loss=loss, init=init, mask=mask,
         l1_w=l1_w, l1_h=l1_h, l2_w=l2_w, l2_h=l2_h, tol=tol, max_iter=max_iter, top=top,
-        seed=seed, threads=threads, scheduler=scheduler, dtype=dtype, force=force, format=format,
-        dataset=dataset,
-        sep=sep, header=header, columns=columns, duplicates=duplicates, row_labels=row_labels,
-        col_labels=col_labels,
+        seed=seed, threads=threads, scheduler=scheduler, checkpoint=checkpoint,
+        checkpoint_every=checkpoint_every, dtype=dtype, force=force, format=format,
+        dataset=dataset, sep=sep, header=header, columns=columns, duplicates=duplicates,
+        row_labels=row_labels, col_labels=col_labels,
     ))  # fmt: skip
     configure.run_fit(
-        cfg, fit_nmf, only_print=print_config, json_out=json_out, quiet=quiet,
-        config_files=config, allow_changed_input=allow_changed_input,
+        cfg, functools.partial(fit_nmf, resume=resume), only_print=print_config,
+        json_out=json_out, quiet=quiet, config_files=config,
+        allow_changed_input=allow_changed_input,
     )  # fmt: skip

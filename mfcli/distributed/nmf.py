@@ -440,6 +440,8 @@ def hals(
     dtype=np.float32,
     callback: Callback | None = None,
     traffic: list | None = None,
+    resume: dict | None = None,
+    checkpoint=None,
 ) -> NMFFit:
     """NMF ``X ~ W @ H.T`` by HALS of a matrix held as row blocks on a Dask cluster.
 
@@ -515,7 +517,12 @@ def hals(
     problem = _BlockHals(client, blocks, parts, xsq, dt, k, pen, work, sparse, traffic)
     try:
         with linalg.blas_threads(1 if sparse else None):
-            fit = _iterate(problem, Input((m, n)), W, H, tol, max_iter, callback, start)
+            if resume is not None:  # a checkpoint's start point (see solvers.nmf)
+                W = np.array(resume["W"], dtype=W.dtype).reshape(W.shape)
+                H = np.array(resume["H"], dtype=H.dtype).reshape(H.shape)
+            fit = _iterate(
+                problem, Input((m, n)), W, H, tol, max_iter, callback, start, resume, checkpoint
+            )
     finally:
         problem.parts = None
         client.cancel(parts)

@@ -75,6 +75,7 @@ fixed BLAS thread count.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -598,6 +599,8 @@ def nmf(
     callback: Callback | None = None,
     W0: np.ndarray | None = None,
     H0: np.ndarray | None = None,
+    resume: dict | None = None,
+    checkpoint: Callable | None = None,
 ) -> NMFFit:
     """Factor a non-negative ``X`` (m, n) as ``W @ H.T`` (see the module docstring).
 
@@ -620,6 +623,11 @@ def nmf(
         {"objective", "error", "relative_error", "seconds"}; a true return
         value stops the fit
     W0, H0 : (m, k) and (n, k) non-negative starting factors (both or neither)
+    resume : the state a ``checkpoint`` call saved: the fit goes on after that
+        iteration and ends as the uninterrupted fit does
+    checkpoint : ``checkpoint(iteration, state)`` after every iteration that does
+        not end the fit; ``state()`` returns the resume state (live arrays); it
+        may raise to stop the fit (a signal)
 
     Returns
     -------
@@ -665,7 +673,10 @@ def nmf(
         linalg.blas_threads(1 if inp.is_sparse else None),
         numba_threads_for(work, MIN_WORK_PER_THREAD),
     ):
-        if W0 is not None:
+        if resume is not None:
+            W = _start_factor("the checkpoint's W", resume["W"], (m, k), dt)
+            H = _start_factor("the checkpoint's H", resume["H"], (n, k), dt)
+        elif W0 is not None:
             W = _start_factor("W0", W0, (m, k), dt)
             H = _start_factor("H0", H0, (n, k), dt)
         else:
@@ -676,12 +687,14 @@ def nmf(
             # their penalties: 0 is their minimiser, and every update keeps it.
             W[np.diff(inp.indptr) == 0] = 0
             H[np.bincount(inp.indices, minlength=n) == 0] = 0
-        fit = _iterate(problem, inp, W, H, tol, max_iter, callback, start)
+        fit = _iterate(problem, inp, W, H, tol, max_iter, callback, start, resume, checkpoint)
     fit.solver, fit.loss, fit.init, fit.mask = solver, loss, init, mask
     return fit
 
 
-def _iterate(problem, inp, W, H, tol, max_iter, callback, start) -> NMFFit:
+def _iterate(
+    problem, inp, W, H, tol, max_iter, callback, start, resume=None, checkpoint=None
+) -> NMFFit:
     scale = _scale(problem, inp)
     hist: dict[str, list[float]] = {"objective": [], "error": [], "seconds": []}
     prev = np.inf
@@ -690,7 +703,16 @@ def _iterate(problem, inp, W, H, tol, max_iter, callback, start) -> NMFFit:
     objective = error = relative = float("nan")
     extra = Extrapolation(W, H) if problem.extrapolates else None
     it = 0
-    for it in range(1, max_iter + 1):
+    if resume is not None:  # the state a checkpoint saved at the end of an iteration
+        it, prev = int(resume["iteration"]), float(resume["prev"])
+        hist = {name: [float(v) for v in values] for name, values in resume["history"].items()}
+        start -= hist["seconds"][-1] if hist.get("seconds") else 0.0
+        objective, error = hist["objective"][-1], hist["error"][-1]
+        relative = error / scale if scale > 0 else 0.0
+        if extra is not None:
+            extra.load(resume["extrapolation"])
+    first = it + 1
+    for it in range(first, max_iter + 1):
         data_term = problem.step(W, H)
         objective = data_term + problem.pen.value(W, H)
         accepted = True
@@ -723,12 +745,13 @@ def _iterate(problem, inp, W, H, tol, max_iter, callback, start) -> NMFFit:
         if extra is not None and extra.stalled:
             converged = True
             break
-        if not accepted:  # the next step starts from the accepted factors: no verdict yet
-            continue
-        if (prev - objective) / max(objective, TINY) < tol:
-            converged = True
-            break
-        prev = objective
+        if accepted:  # else the next step starts from the accepted factors: no verdict yet
+            if (prev - objective) / max(objective, TINY) < tol:
+                converged = True
+                break
+            prev = objective
+        if checkpoint is not None and it < max_iter:
+            checkpoint(it, functools.partial(_snapshot, it, W, H, extra, prev, hist))
     if extra is not None:
         extra.restore(W, H)
     if not (converged or stopped):
@@ -753,6 +776,17 @@ def _iterate(problem, inp, W, H, tol, max_iter, callback, start) -> NMFFit:
         history={name: np.asarray(values, dtype=np.float64) for name, values in hist.items()},
         notes=notes,
     )
+
+
+def _snapshot(it, W, H, extra, prev, hist) -> dict:
+    """The resume state after iteration ``it`` (live arrays): the next start point,
+    the accepted iterate and the extrapolation's weights, the convergence test's
+    previous objective, the history."""
+    return {
+        "iteration": it, "W": W, "H": H, "prev": prev, "history": hist,
+        "accepted": (W, H) if extra is None else (extra.W, extra.H),
+        "extrapolation": None if extra is None else extra.state(),
+    }  # fmt: skip
 
 
 def evaluate(

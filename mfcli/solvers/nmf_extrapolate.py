@@ -69,6 +69,22 @@ class Extrapolation:
         self.plain = False
         return True
 
+    SCALARS = ("best", "beta", "ceiling", "plain", "stalled")
+    ARRAYS = ("W", "H", "W_prev", "H_prev")
+
+    def state(self) -> dict:
+        """Everything :meth:`load` needs to go on exactly (live arrays)."""
+        return {**{n: getattr(self, n) for n in self.ARRAYS},
+                **{n: getattr(self, n) for n in self.SCALARS}}  # fmt: skip
+
+    def load(self, state: dict) -> None:
+        for name in self.ARRAYS:
+            mine = getattr(self, name)
+            setattr(self, name, np.array(state[name], dtype=mine.dtype).reshape(mine.shape))
+        self.best = float(state["best"])
+        self.beta, self.ceiling = float(state["beta"]), float(state["ceiling"])
+        self.plain, self.stalled = bool(state["plain"]), bool(state["stalled"])
+
     def restore(self, W: np.ndarray, H: np.ndarray) -> None:
         """Put the accepted iterate back into the fit's arrays."""
         W[:] = self.W

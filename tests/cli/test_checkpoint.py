@@ -236,3 +236,39 @@ def test_sgd_resume_keeps_the_best_epoch_of_a_validation_run(tmp_path):
     _same(tmp_path / "full.h5", tmp_path / "model.h5", (*FIT_ARRAYS, "bias/row"))
     with h5py.File(tmp_path / "full.h5") as a, h5py.File(tmp_path / "model.h5") as b:
         assert a["sgd/best_epoch"][()] == b["sgd/best_epoch"][()]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "extra",
+    [[], ["--solver", "mu", "--loss", "kl"], ["--mask", "observed"]],
+    ids=["hals-extrapolated", "mu-kl", "hals-observed"],
+)
+def test_nmf_interrupted_and_resumed_equals_uninterrupted(tmp_path, big, extra):
+    args = [str(big), "-k", "12", "--max-iter", "300", "--tol", "1e-9", *extra]
+    assert invoke("nmf", *args, "-o", str(tmp_path / "full.h5"), "-q").exit_code == 0
+    ck = tmp_path / "run.ckpt.h5"
+    done = _interrupt(["nmf", *args, "-o", "model.h5", "--checkpoint", str(ck)], ck,
+                      signal.SIGTERM, tmp_path)  # fmt: skip
+    assert done.returncode == 143, done.stderr
+    with h5py.File(ck) as f:
+        assert 1 <= f["checkpoint/iteration"][()] < 300
+    resumed = invoke("nmf", "--resume", str(ck), "-o", str(tmp_path / "model.h5"))
+    assert resumed.exit_code == 0, resumed.stderr
+    _same(tmp_path / "full.h5", tmp_path / "model.h5",
+          ("factors/row", "factors/col", "history/objective"))  # fmt: skip
+
+
+@pytest.mark.slow
+def test_als_on_a_cluster_interrupted_and_resumed_equals_a_local_fit(tmp_path, big):
+    pytest.importorskip("distributed")
+    args = [str(big), "-k", "8", "--iters", "30", "--implicit"]
+    assert invoke("als", *args, "-o", str(tmp_path / "full.h5"), "-q").exit_code == 0
+    ck = tmp_path / "run.ckpt.h5"
+    cmd = ["als", *args, "-o", "model.h5", "--checkpoint", str(ck), "--scheduler", "local:2"]
+    done = _interrupt(cmd, ck, signal.SIGTERM, tmp_path)
+    assert done.returncode == 143, done.stderr
+    resumed = invoke("als", "--resume", str(ck), "-o", str(tmp_path / "model.h5"))
+    assert resumed.exit_code == 0, resumed.stderr
+    assert "ran on a Dask cluster" in resumed.stdout  # the stored config names the scheduler
+    _same(tmp_path / "full.h5", tmp_path / "model.h5", ("factors/row", "factors/col"))
