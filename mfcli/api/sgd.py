@@ -59,6 +59,11 @@ def fit_sgd(cfg: SgdConfig, callback=None, checkpoint: str | None = None) -> tup
     init, train = None, matrix
     if s.resume:
         init, matrix, train = _resume(s.resume, matrix, cfg.model.rank)
+    from mfcli.distributed.cluster import resolve_scheduler
+
+    here = []
+    if resolve_scheduler(cfg.runtime.scheduler).address:
+        here.append("ran in this process: sgd has no cluster back end")
     if s.time_bins and matrix.timestamps is None:
         raise UsageError(
             f"--time-bins {s.time_bins} needs timestamps, and {cfg.input.path} has none",
@@ -92,6 +97,7 @@ def fit_sgd(cfg: SgdConfig, callback=None, checkpoint: str | None = None) -> tup
     except InputDataError as exc:  # NaN or infinite ratings or times: the input file's fault
         raise exc.located(cfg.input.path) from None
     fit_s = timer.elapsed - read_s
+    fit.notes += here
     fit.history = _renamed(fit.history)
     result = _sgd_result(cfg, train, fit)
     result.provenance = provenance_of(cfg, matrix, threads.n, timer.elapsed)

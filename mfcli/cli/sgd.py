@@ -33,6 +33,13 @@ never writes a result file full of NaN.
 --validation FILE   scored after every epoch (--metric, default rmse); the
                     best epoch's model is kept; --patience P also stops
                     after P epochs without improvement
+--checkpoint FILE   save the state after every --checkpoint-every epochs and on
+                    SIGTERM/SIGINT (exit 143/130); --resume FILE finishes the run
+
+\b
+One machine: sgd has no cluster back end (there is no --scheduler; with
+$MFCLI_SCHEDULER set it runs in this process and says so). On a cluster, run
+it on one node with all its cores (--threads); see docs/hpc.md.
 """
 
 

@@ -166,3 +166,12 @@ def test_nmf_kl_runs_here_and_says_so(tmp_path):
                     "5", "-o", str(tmp_path / "a.h5"), "--scheduler", "local:2")  # fmt: skip
     assert result.exit_code == 0, result.stderr
     assert "ran in this process" in " ".join(result.stdout.split())
+
+
+def test_sgd_says_it_runs_here(tmp_path, monkeypatch):
+    monkeypatch.setenv("MFCLI_SCHEDULER", "local:2")
+    result = invoke("sgd", str(SAMPLE / "ratings.csv"), "-k", "4", "--epochs", "2",
+                    "-o", str(tmp_path / "a.h5"))  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert "sgd has no cluster back end" in result.stdout
+    assert "--scheduler" not in invoke("sgd", "--help").stdout.split("One machine")[0]
