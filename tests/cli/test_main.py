@@ -83,10 +83,12 @@ def test_missing_input_exits_66_naming_file(tmp_path):
     assert proc.stderr.decode() == f"error: {missing}: no such file (check the path)\n"
 
 
-def test_directory_input_exits_66(tmp_path):
+def test_directory_without_parts_exits_66(tmp_path):
+    # a directory is a partitioned input (docs/hpc.md); without part files it is missing
+    (tmp_path / "notes.md").write_text("not a part")
     proc = run_cli("info", str(tmp_path))
     assert proc.returncode == 66
-    assert proc.stderr.decode() == f"error: {tmp_path}: is a directory, not a file\n"
+    assert proc.stderr.decode().startswith(f"error: {tmp_path}: no part files")
 
 
 def test_unreadable_input_exits_66(tmp_path):
