@@ -36,6 +36,7 @@ CASES = (
     "recommend",
     "als",
     "sgd",
+    "distributed",
 )
 
 
