@@ -81,12 +81,12 @@ ABOUT = (
     "computed there (scattered by the client, or replicated from the other worker for a "
     "broadcast), and each worker's `transfer_outgoing_log` (Dask's record of every "
     "`get_data` it served, with bytes and recipient) gives what was served for the client's "
-    "gathers (the entries without a worker recipient: the engine's `client.gather` is not "
-    "direct, so the scheduler fetches the rows and relays them to the client; "
-    "`transfer_outgoing_bytes_total` is the sum of all entries); the bytes moved are "
-    "arrivals + bytes served for the client's gathers, each hop out of a worker counted "
-    "once (the scheduler keeps no byte counters); (c) the wire: the kernel's count of bytes "
-    "received (tcp_info `bytes_received`, read with `ss -tin`) on every established TCP "
+    "gathers (the entries without a worker recipient: `connect` makes the client gather "
+    "directly from the workers; `transfer_outgoing_bytes_total` is the sum of all "
+    "entries); the bytes moved are arrivals + bytes served for the client's gathers, "
+    "each hop out of a worker counted once (the scheduler keeps no byte counters); (c) "
+    "the wire: the kernel's count of bytes received (tcp_info `bytes_received`, read with "
+    "`ss -tin`) on every established TCP "
     "socket with an end at the scheduler's, a worker's or a nanny's port, summed over both "
     "ends of each loopback connection (each byte once, whichever way it went): Dask's "
     "frames and task messages, scheduler relays and heartbeats included, other processes' "
@@ -303,9 +303,8 @@ def _bytes(kind: str, what: str) -> Target:
         elif kind == "tcp":
             excess = measured - model
             text += (
-                f"; excess {excess / MIB:,.2f} MiB per iteration, of which "
-                f"{b['gathered'] / MIB:,.2f} MiB is the solved rows crossing twice (the "
-                "engine's `client.gather` is not direct: worker -> scheduler -> client)"
+                f"; {excess / MIB:+,.2f} MiB per iteration beyond the model (Dask's frames, "
+                "task messages, heartbeats)"
             )
             if b.get("tcp_closed"):
                 text += f"; {b['tcp_closed']} connections closed in between (not counted)"
