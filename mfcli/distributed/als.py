@@ -3,25 +3,28 @@
 The interactions go to the workers once, as row blocks of both orientations
 (users x items for the user half-step, items x users for the item
 half-step). Each half-step the client broadcasts the fixed factor matrix
-(and, implicit, its Gram matrix), sends every block its rows' current
-values (CG starts from them), and gathers the solved rows. The loop, the
-rotation to a diagonal Gram, losses, penalties, validation and early
-stopping are those of :func:`mfcli.solvers.als.als` (``_iterate`` with a
-:class:`DaskEngine`), and every row is solved by the same numba kernel from
-the same inputs, so the factors equal a single-process fit (bit for bit in
-practice; the tests ask 1e-5). The reported loss sums the stored entries
+(and, implicit, its Gram matrix); every block solves its rows where they
+are, starting from their previous values, which stay on the worker, and the
+client gathers the solved rows. The loop, the rotation to a diagonal Gram
+(sent to the workers as its k x k matrix), losses, penalties, validation and
+early stopping are those of :func:`mfcli.solvers.als.als` (``_iterate`` with
+a :class:`DaskEngine`), and every row is solved by the same numba kernel
+from the same inputs, so the factors equal a single-process fit (bit for bit
+in practice; the tests ask 1e-5). The reported loss sums the stored entries
 over the item blocks instead of the user rows: equal up to rounding.
 
 Bytes moved per iteration, with ``W`` workers, ``m`` users, ``n`` items,
 ``k`` factors of ``s`` bytes (4 for float32)::
 
-    user half-step:  W n k s  (V to every worker)  + 2 m k s  (U rows out and back)
-    item half-step:  W m k s  (U to every worker)  + 2 n k s  (V rows out and back)
-    total:           (W + 2) (m + n) k s   (+ biases, k x k Grams and small task messages)
+    user half-step:  W n k s  (V to every worker)  +  m k s  (the solved U rows back)
+    item half-step:  W m k s  (U to every worker)  +  n k s  (the solved V rows back)
+    total:           (W + 1) (m + n) k s   (+ biases, k x k matrices and task messages)
 
-see :func:`bytes_per_iteration`. Memory per worker: its share of the
-interactions twice (both orientations: about ``2 nnz (s + 4 + 8) / W``
-bytes with int32 indices... plus the weights) and both factor matrices.
+see :func:`bytes_per_iteration`; the first half-step of each side also
+sends its starting rows once. Memory per worker: its share of the
+interactions in both orientations (about ``2 nnz (s + 4) / W`` bytes with
+int32 indices, plus row pointers), its blocks' rows, and the broadcast
+factor matrix of the half-step.
 """
 
 from __future__ import annotations
@@ -33,12 +36,13 @@ import numba
 import numpy as np
 
 from mfcli.distributed.blocks import RowBlocks
+from mfcli.distributed.cluster import worker_count
 from mfcli.solvers import als as local
 
 
 def bytes_per_iteration(m: int, n: int, k: int, workers: int, itemsize: int = 4) -> int:
     """The cost model of the module docstring: factor bytes sent and received per iteration."""
-    return int((workers + 2) * (m + n) * k * itemsize)
+    return int((workers + 1) * (m + n) * k * itemsize)
 
 
 @dataclass
@@ -86,94 +90,127 @@ def _rating_sum(block) -> tuple[float, int]:
     return float(np.sum(block.data, dtype=np.float64)), int(block.data.shape[0])
 
 
-def _implicit_block(side, X, Y, g, diagonal, pb, it, what, with_loss):
-    X = X.copy()  # never change an object the worker's store holds
+def _implicit_block(side, rows, Y, g, diagonal, pb, it, what, with_loss):
+    X = rows[0].copy()  # never change an object the worker's store holds
     with numba.parallel_chunksize(1):
         local.implicit_solve(pb, side, X, Y, g, diagonal, it, what)
         loss = local.loss_rows(pb, side, X, Y, None, None) if with_loss else 0.0
-    return X, loss
+    return (X,), loss
 
 
-def _explicit_block(side, X, xb, Y, yb, pb, it, what, with_loss):
-    X, xb = X.copy(), xb.copy()  # never change an object the worker's store holds
+def _explicit_block(side, rows, Y, yb, pb, it, what, with_loss):
+    X, xb = rows[0].copy(), rows[1].copy()
     with numba.parallel_chunksize(1):
         local.explicit_solve(pb, side, X, Y, xb, yb, it, what)
         loss = local.loss_rows(pb, side, X, Y, xb, yb) if with_loss else 0.0
-    return X, xb, loss
+    return (X, xb), loss
+
+
+def _rotated(rows, qt):
+    """A block's rows in the basis the client rotated the factors to (the same kernel)."""
+    X = rows[0].copy()
+    local.kern.rotate_rows(X, qt)
+    return (X, *rows[1:])
+
+
+def _first(pair):
+    return pair[0]
 
 
 # --------------------------------------------------------------- engine
 class DaskEngine:
-    """Half-steps as block tasks on the workers (see :class:`mfcli.solvers.als.LocalEngine`)."""
+    """Half-steps as block tasks on the workers (see :class:`mfcli.solvers.als.LocalEngine`).
+
+    Each block's rows stay on its worker from one half-step to the next (CG
+    starts from them); the client's copy, gathered after every half-step, is
+    what it broadcasts as the fixed side. A rotation of the factors is sent as
+    its k x k matrix and applied to the rows held on the workers too.
+    """
 
     def __init__(self, client, pb, users: _Sides, items: _Sides) -> None:
         self.client = client
         self.pb = pb
         self.sides = {"users": users, "items": items}
+        self.held = {"users": None, "items": None}  # futures of each block's (X_b[, xb_b])
         self.item_loss = 0.0
         self.bytes_sent = 0  # factor bytes, for the cost model
+        self.workers = worker_count(client)
 
     def counts(self, side: str) -> np.ndarray:
         return self.sides[side].counts
 
-    def _send(self, X, side: _Sides) -> list:
-        parts = []
-        for (a, b), owner in zip(side.bounds, side.workers, strict=True):
-            parts.append(self.client.scatter(X[a:b], workers=[owner], direct=True, hash=False))
-            self.bytes_sent += X[a:b].nbytes
-        return parts
-
-    def _broadcast(self, Y):
-        self.bytes_sent += Y.nbytes * len(self.client.scheduler_info()["workers"])
-        return self.client.scatter(Y, broadcast=True, direct=True, hash=False)
-
-    def _run(self, fn, side_name, *args):
-        side = self.sides[side_name]
+    def _submit(self, fn, side: _Sides, per_block: list, *args) -> list:
         return [
             self.client.submit(
-                fn, f, *a, *args, workers=[w], allow_other_workers=False, pure=False
+                fn, *a, *args, workers=[w], allow_other_workers=False, pure=False
             )  # fmt: skip
-            for f, w, a in zip(side.futures, side.workers, self._rows, strict=True)
+            for w, a in zip(side.workers, per_block, strict=True)
         ]
+
+    def _rows(self, name: str, arrays: tuple) -> list:
+        """Futures of each block's rows: on the workers already, or sent once."""
+        if self.held[name] is None:
+            side = self.sides[name]
+            self.held[name] = []
+            for (a, b), owner in zip(side.bounds, side.workers, strict=True):
+                part = tuple(x[a:b] for x in arrays)
+                self.bytes_sent += sum(p.nbytes for p in part)
+                self.held[name].append(
+                    self.client.scatter(part, workers=[owner], direct=True, hash=False)
+                )
+        return self.held[name]
+
+    def _broadcast(self, Y):
+        self.bytes_sent += Y.nbytes * self.workers
+        return self.client.scatter(Y, broadcast=True, direct=True, hash=False)
+
+    def _solve(self, fn, name: str, rows: list, *args) -> list:
+        side = self.sides[name]
+        futures = self._submit(fn, side, [(f, r) for f, r in zip(side.futures, rows, strict=True)],
+                               *args)  # fmt: skip
+        results = self.client.gather(futures, direct=True)
+        self.held[name] = self._submit(_first, side, [(f,) for f in futures])
+        return results
+
+    def _rotate_held(self, qt) -> None:
+        for name, held in self.held.items():
+            if held is not None:
+                self.held[name] = self._submit(_rotated, self.sides[name], [(f,) for f in held], qt)
+                self.bytes_sent += qt.nbytes * len(held)
 
     def implicit_half(self, side_name: str, X, Y, g_other, it: int):
         side = self.sides[side_name]
-        g, diagonal = local.rotation(self.pb, X.shape[0], X, Y, g_other)
+        rows = self._rows(side_name, (X,))  # before a rotation: it applies to them
+        g, diagonal, qt = local.rotation(self.pb, X.shape[0], X, Y, g_other)
+        if qt is not None:
+            self._rotate_held(qt)
+            rows = self.held[side_name]
         y = self._broadcast(Y)
-        self._rows = [(x,) for x in self._send(X, side)]
-        futures = self._run(
-            _implicit_block, side_name, y, g, diagonal, self.pb, it, side_name,
+        results = self._solve(
+            _implicit_block, side_name, rows, y, g, diagonal, self.pb, it, side_name,
             side_name == "items",
         )  # fmt: skip
-        losses = []
-        for (a, b), (rows, loss) in zip(side.bounds, self.client.gather(futures), strict=True):
-            X[a:b] = rows
-            losses.append(loss)
-            self.bytes_sent += rows.nbytes
+        for (a, b), ((solved,), _) in zip(side.bounds, results, strict=True):
+            X[a:b] = solved
+            self.bytes_sent += solved.nbytes
         if side_name == "items":
-            self.item_loss = float(np.sum(losses))
+            self.item_loss = float(np.sum([loss for _, loss in results]))
         return g
 
     def explicit_half(self, side_name: str, X, Y, xb, yb, it: int) -> None:
         side = self.sides[side_name]
+        rows = self._rows(side_name, (X, xb))
         y, yb_f = self._broadcast(Y), self._broadcast(yb)
-        xs = self._send(X, side)
-        xbs = self._send(xb, side) if xb.shape[0] else [xb] * len(xs)
-        self._rows = list(zip(xs, xbs, strict=True))
-        futures = self._run(
-            _explicit_block, side_name, y, yb_f, self.pb, it, side_name, side_name == "items"
-        )
-        losses = []
-        for (a, b), (rows, bias, loss) in zip(
-            side.bounds, self.client.gather(futures), strict=True
-        ):
-            X[a:b] = rows
-            if xb.shape[0]:
-                xb[a:b] = bias
-            losses.append(loss)
-            self.bytes_sent += rows.nbytes + bias.nbytes
+        results = self._solve(
+            _explicit_block, side_name, rows, y, yb_f, self.pb, it, side_name,
+            side_name == "items",
+        )  # fmt: skip
+        for (a, b), ((solved, bias), _) in zip(side.bounds, results, strict=True):
+            X[a:b] = solved
+            xb[a:b] = bias
+            self.bytes_sent += solved.nbytes + bias.nbytes
         if side_name == "items":
-            self.item_loss = float(np.sum(losses))
+            self.item_loss = float(np.sum([loss for _, loss in results]))
 
     def data_loss(self, U, V, ub, vb) -> float:
         return self.item_loss  # summed over the item blocks in the item half-step
@@ -276,7 +313,7 @@ def als(
     for futures in (sides["users"].futures, sides["items"].futures):
         client.cancel(futures)
     notes.append(
-        f"ran on a Dask cluster of {len(client.scheduler_info()['workers'])} workers, "
+        f"ran on a Dask cluster of {worker_count(client)} workers, "
         f"{users.n_blocks} + {items.n_blocks} blocks; factor bytes moved: {engine.bytes_sent}"
     )
     history = {name: np.asarray(values, dtype=np.float64) for name, values in hist.items()}

@@ -94,10 +94,10 @@ def scatter_rows(client, matrix, n_blocks: int | None = None) -> RowBlocks:
 
     ``n_blocks`` defaults to one block per worker.
     """
-    from mfcli.distributed.cluster import worker_count
+    from mfcli.distributed.cluster import workers_of
 
-    workers = sorted(client.scheduler_info()["workers"])
-    n_blocks = n_blocks or worker_count(client)
+    workers = workers_of(client)
+    n_blocks = n_blocks or len(workers)
     bounds = row_bounds(matrix.indptr if matrix.is_sparse else None, matrix.shape[0], n_blocks)
     futures, owners = [], []
     for i, (start, stop) in enumerate(bounds):

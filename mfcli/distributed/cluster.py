@@ -83,6 +83,7 @@ def connect(address: str, threads_per_worker: int | None = None):
         )
         try:
             with distributed.Client(cluster, direct_to_workers=True) as client:
+                client.wait_for_workers(n)  # their addresses known before blocks are placed
                 yield client
         finally:
             cluster.close()
@@ -126,4 +127,24 @@ def _worker_env(threads: int) -> dict[str, str]:
 
 
 def worker_count(client) -> int:
-    return len(client.scheduler_info()["workers"])
+    return len(workers_of(client))
+
+
+def workers_of(client, timeout: float = 120) -> list[str]:
+    """The workers' addresses, sorted; waits for a first one (a cluster still starting).
+
+    Raises UsageError (exit 2) when none joins within ``timeout`` seconds.
+    """
+    workers = sorted(client.scheduler_info()["workers"])
+    if workers:
+        return workers
+    from mfcli.errors import UsageError
+
+    try:
+        client.wait_for_workers(1, timeout=timeout)
+    except (TimeoutError, OSError):
+        raise UsageError(
+            f"the Dask cluster has no workers after {timeout:g} s",
+            hint="start workers (dask worker ADDRESS, dask-jobqueue scale, dask-mpi)",
+        ) from None
+    return sorted(client.scheduler_info()["workers"])

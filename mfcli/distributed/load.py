@@ -33,6 +33,7 @@ import os
 import numpy as np
 
 from mfcli.distributed.blocks import Block, RowBlocks, row_bounds
+from mfcli.distributed.cluster import workers_of
 from mfcli.errors import InputDataError, MfcliError
 from mfcli.io import parts as P
 from mfcli.io.options import ReadOptions
@@ -159,7 +160,7 @@ def load_row_blocks(
 def _load(client, spec, options, n_blocks, columns):
     paths = [os.path.abspath(p) for p in P.list_parts(spec)]
     fmt = P._formats(paths, options.format)
-    workers = sorted(client.scheduler_info()["workers"])
+    workers = workers_of(client)
     n_blocks = n_blocks or len(workers)
 
     if fmt == "csv":

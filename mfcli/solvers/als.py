@@ -349,19 +349,19 @@ def rotation(pb: _Problem, rows: int, X, Y, g_other):
     """Rotate ``X`` and ``Y`` in place so ``g_other`` becomes diagonal, when that pays.
 
     Before an implicit CG half-step solving ``rows`` rows of ``X`` against
-    ``Y`` with Gram ``g_other`` (float64). Returns the Gram in the new basis
-    and whether it is diagonal.
+    ``Y`` with Gram ``g_other`` (float64). Returns the Gram in the new basis,
+    whether it is diagonal, and the rotation ``Q.T`` applied (None when none was).
     """
     rows_solved = rows * (pb.cg_steps + 1)
     if pb.solver != "cg" or X.shape[1] <= 1:
-        return g_other, False
+        return g_other, False, None
     if rows_solved <= ROTATE_RATIO * (X.shape[0] + Y.shape[0]):
-        return g_other, False
+        return g_other, False, None
     evals, Q = np.linalg.eigh(g_other)
     qt = np.ascontiguousarray(Q.T, dtype=pb.dt)
     kern.rotate_rows(X, qt)
     kern.rotate_rows(Y, qt)
-    return np.diag(evals), True
+    return np.diag(evals), True, qt
 
 
 def implicit_solve(pb: _Problem, side: _Side, X, Y, g, diagonal: bool, it, what) -> None:
@@ -429,7 +429,7 @@ class LocalEngine:
 
     def implicit_half(self, side: str, X, Y, g_other, it: int):
         """Solve ``X`` with ``Y`` fixed; returns ``Y``'s Gram in the (maybe rotated) basis."""
-        g, diagonal = rotation(self.pb, self.sides[side].rows, X, Y, g_other)
+        g, diagonal, _ = rotation(self.pb, self.sides[side].rows, X, Y, g_other)
         implicit_solve(self.pb, self.sides[side], X, Y, g, diagonal, it, side)
         return g
 
