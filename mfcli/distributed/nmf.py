@@ -398,7 +398,7 @@ def initial_factors(client, blocks, k: int, init: str, *, seed: int, dtype, mean
             f"init {init!r} needs a distributed SVD, which this version does not have",
             hint="use init='random', or compute W0 and H0 (e.g. the local nndsvd) and pass them",
         ) from None
-    from mfcli.solvers.nmf_init import nndsvd_factors
+    from mfcli.solvers.nmf_init import fill_zeros, nndsvd_factors
 
     if k >= min(m, n):
         raise UsageError(
@@ -410,14 +410,7 @@ def initial_factors(client, blocks, k: int, init: str, *, seed: int, dtype, mean
         seed=seed, dtype=dt,
     )  # fmt: skip
     W, H = nndsvd_factors(fit.U, fit.s, fit.V)
-    rng = np.random.default_rng(seed)
-    if init == "nndsvda":
-        W[W == 0] = mean
-        H[H == 0] = mean
-    elif init == "nndsvdar":
-        zw, zh = W == 0, H == 0
-        W[zw] = np.abs(mean * rng.standard_normal(int(zw.sum())) / 100)
-        H[zh] = np.abs(mean * rng.standard_normal(int(zh.sum())) / 100)
+    fill_zeros(W, H, init, mean, np.random.default_rng(seed))
     return np.ascontiguousarray(W, dtype=dt), np.ascontiguousarray(H, dtype=dt)
 
 

@@ -129,11 +129,16 @@ def initialize(
         # 919.49 by seed, against 919.16 from the exact NNDSVD). 0.1 s more there.
         fit = truncated_svd(_svd_input(inp), k, method="lanczos", seed=seed, dtype=dtype)
         W, H = nndsvd_factors(fit.U, fit.s, fit.V)
-        if init == "nndsvda":
-            W[W == 0] = mean
-            H[H == 0] = mean
-        elif init == "nndsvdar":
-            zw, zh = W == 0, H == 0
-            W[zw] = np.abs(mean * rng.standard_normal(int(zw.sum())) / 100)
-            H[zh] = np.abs(mean * rng.standard_normal(int(zh.sum())) / 100)
+        fill_zeros(W, H, init, mean, rng)
     return np.ascontiguousarray(W, dtype=dtype), np.ascontiguousarray(H, dtype=dtype)
+
+
+def fill_zeros(W: np.ndarray, H: np.ndarray, init: str, mean: float, rng) -> None:
+    """NNDSVD's zeros, in place: the mean (nndsvda), small random values (nndsvdar) or kept."""
+    if init == "nndsvda":
+        W[W == 0] = mean
+        H[H == 0] = mean
+    elif init == "nndsvdar":
+        zw, zh = W == 0, H == 0
+        W[zw] = np.abs(mean * rng.standard_normal(int(zw.sum())) / 100)
+        H[zh] = np.abs(mean * rng.standard_normal(int(zh.sum())) / 100)
