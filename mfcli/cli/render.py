@@ -160,10 +160,12 @@ def print_fit(summary: dict) -> None:
     """What a fit wrote: shape, rank, time, and the method's headline numbers."""
     console = _console()
     shape = " x ".join(f"{n:,}" for n in summary["shape"])
+    on_cluster = any(n.startswith("ran on a Dask cluster") for n in summary.get("notes", []))
+    where = "a Dask cluster" if on_cluster else f"{summary['threads']} threads"
     console.print(
         f"wrote {summary['path']}: {summary['method']}, k={summary['k']} of a {shape} matrix "
         f"({summary['nnz']:,} stored), read {summary['read_s']:.2f} s, "
-        f"fit {summary['fit_s']:.2f} s on {summary['threads']} threads"
+        f"fit {summary['fit_s']:.2f} s on {where}"
     )
     values = summary.get("singular_values")
     if values:

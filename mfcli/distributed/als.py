@@ -310,8 +310,11 @@ def als(
             pb, engine, U, V, ub, vb, iters, callback, validate, patience,
             higher_is_better, notes, start, resume, checkpoint,
         )  # fmt: skip
-    for futures in (sides["users"].futures, sides["items"].futures):
-        client.cancel(futures)
+    # dropping the futures releases the prepared blocks on the workers (an explicit
+    # cancel can race with the scheduler's own release and log an AssertionError)
+    engine.held = {"users": None, "items": None}
+    for side in sides.values():
+        side.futures.clear()
     notes.append(
         f"ran on a Dask cluster of {worker_count(client)} workers, "
         f"{users.n_blocks} + {items.n_blocks} blocks; factor bytes moved: {engine.bytes_sent}"

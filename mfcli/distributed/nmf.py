@@ -517,7 +517,7 @@ def hals(
                 problem, Input((m, n)), W, H, tol, max_iter, callback, start, resume, checkpoint
             )
     finally:
-        problem.parts = None
-        client.cancel(parts)
+        problem.parts = None  # dropping the futures releases them (see distributed.als)
+        parts.clear()
     fit.solver, fit.loss, fit.init, fit.mask = "hals", "frobenius", init, "none"
     return fit
