@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mfcli.api.common import labels_of, provenance_of, reject_negative, write_atomic
+from mfcli.api.common import labels_of, provenance_of, reject_negative, train_of, write_atomic
 
 if TYPE_CHECKING:
     from mfcli.config import AlsConfig
@@ -63,12 +63,7 @@ def fit_als(cfg: AlsConfig, callback=None, resume: str | None = None) -> tuple[R
     if a.transpose:
         matrix = transposed(matrix)
     m, n = matrix.shape
-    if cfg.model.rank > min(m, n):
-        raise UsageError(
-            f"-k {cfg.model.rank} is larger than min(users, items) = {min(m, n)} "
-            f"of the {m} x {n} matrix in {cfg.input.path}",
-            hint=f"choose -k <= {min(m, n)}",
-        )
+    _check_rank(cfg, m, n)
     validate, higher = None, True
     metric = a.metric or ("ndcg@10" if a.implicit else "rmse")
     if a.validation:
@@ -100,6 +95,17 @@ def fit_als(cfg: AlsConfig, callback=None, resume: str | None = None) -> tuple[R
         raise exc.located(cfg.input.path) from None
     fit_s = timer.elapsed - read_s
     return _finish(cfg, matrix, fit, reg, scaling, threads, timer, read_s, fit_s)
+
+
+def _check_rank(cfg, m: int, n: int) -> None:
+    from mfcli.errors import UsageError
+
+    if cfg.model.rank > min(m, n):
+        raise UsageError(
+            f"-k {cfg.model.rank} is larger than min(users, items) = {min(m, n)} "
+            f"of the {m} x {n} matrix in {cfg.input.path}",
+            hint=f"choose -k <= {min(m, n)}",
+        )
 
 
 def _options(cfg, reg, scaling, callback, validate, higher) -> dict:
@@ -138,12 +144,7 @@ def _fit_parts_on_cluster(cfg, address, threads, timer, callback, state):
         if a.transpose:
             users, items, row_labels, col_labels = items, users, col_labels, row_labels
         m, n = users.shape
-        if cfg.model.rank > min(m, n):
-            raise UsageError(
-                f"-k {cfg.model.rank} is larger than min(users, items) = {min(m, n)} "
-                f"of the {m} x {n} matrix in {cfg.input.path}",
-                hint=f"choose -k <= {min(m, n)}",
-            )
+        _check_rank(cfg, m, n)
         read_s = timer.elapsed
         reg, scaling = resolved_reg(cfg)
         summary = MatrixSummary((m, n), users.nnz, row_labels, col_labels, "parts")
@@ -259,7 +260,7 @@ def _als_result(cfg, matrix, fit, reg: float, scaling: str) -> Result:
         biases=biases,
         labels=labels_of(matrix),
         history={name: np.asarray(values) for name, values in fit.history.items()},
-        train=matrix if matrix.is_sparse and hasattr(matrix, "indptr") else None,
+        train=train_of(matrix),
         extra={"als": {
             "reg": np.float64(reg), "reg_scaling": scaling, "iterations": np.int64(fit.n_iter),
             "best_iteration": np.int64(fit.best_iter),

@@ -25,6 +25,14 @@ class MatrixSummary:
         self.meta = {"format": fmt}
 
 
+def train_of(matrix):
+    """What a result stores as ``/train``: the sparse matrix this process read, or None
+    (a dense input, or a :class:`MatrixSummary` of blocks that stayed on the workers)."""
+    from mfcli.data import Matrix
+
+    return matrix if isinstance(matrix, Matrix) and matrix.is_sparse else None
+
+
 def labels_of(matrix) -> dict:
     out = {}
     if matrix.row_labels is not None:

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mfcli.api.common import labels_of, provenance_of, reject_negative, write_atomic
+from mfcli.api.common import labels_of, provenance_of, reject_negative, train_of, write_atomic
 
 if TYPE_CHECKING:
     from mfcli.config import NmfConfig
@@ -260,6 +260,6 @@ def _nmf_result(cfg, matrix, fit, top: dict) -> Result:
         factors={"row": fit.W, "col": fit.H},
         labels=labels_of(matrix),
         history={name: np.asarray(values) for name, values in fit.history.items()},
-        train=matrix if matrix.is_sparse and hasattr(matrix, "indptr") else None,
+        train=train_of(matrix),
         extra={"nmf": stats},
     )

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mfcli.api.common import labels_of, provenance_of, write_atomic
+from mfcli.api.common import labels_of, provenance_of, train_of, write_atomic
 
 if TYPE_CHECKING:
     from mfcli.config import SvdConfig
@@ -157,7 +157,7 @@ def _svd_result(cfg, matrix, fit) -> Result:
         biases=biases,
         labels=labels_of(matrix),
         history=history,
-        train=matrix if matrix.is_sparse and hasattr(matrix, "indptr") else None,
+        train=train_of(matrix),
         extra={
             "svd": {
                 "explained_variance": fit.explained_variance,

@@ -166,22 +166,16 @@ def _root(spec: str) -> str:
     return os.path.dirname(spec[:cut]) or "."
 
 
-def _sha256(path: str, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(chunk), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def input_digest(spec) -> str:
     """The sha256 of a partitioned input (see the module docstring for the rule)."""
+    from mfcli.io.results import sha256_file
+
     spec = os.fspath(spec)
     root = _root(spec)
     entries = []
     for p in list_parts(spec):
         name = os.path.relpath(p, root).replace(os.sep, "/")
-        entries.append((name, _sha256(p)))
+        entries.append((name, sha256_file(p)))
     entries.sort()
     digest = hashlib.sha256((DIGEST_VERSION + "\n").encode())
     for name, sha in entries:
