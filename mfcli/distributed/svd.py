@@ -71,7 +71,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mfcli.distributed.blocks import RowBlocks
-from mfcli.errors import InputDataError, NumericsError, UsageError
+from mfcli.errors import InputDataError, UsageError
 from mfcli.solvers import linalg
 from mfcli.solvers.svd import (
     CHECK_CHUNK,
@@ -323,38 +323,13 @@ def orthonormalize_rows(plan: _Plan, ys: list, width: int, dtype, *, passes: int
 
     Returns the futures of ``q`` by block and ``r`` (l x l float64).
     """
-    m = plan.m
     if width == 0:
         return ys, np.zeros((0, 0))
-    g = plan.grams(ys)
-    scale = float(np.trace(g))
-    if not np.isfinite(scale):
-        raise NumericsError(
-            "non-finite values appeared in the products",
-            hint="values too large for float32? try dtype float64 or rescale the input",
-        )
-    if scale == 0.0:
-        q = linalg._fallback_basis(m, width, dtype)
-        return _scatter_rows_of(plan, q), np.zeros((width, width))
-    r_total = np.eye(width)
-    r = linalg._cholesky_upper(g, 0.0)
-    if r is None or np.linalg.cond(r) > linalg.MAX_COND:
-        eps = float(np.finfo(np.float64).eps)
-        shift = 11.0 * (m * width + width * (width + 1)) * eps * scale
-        r = linalg._cholesky_upper(g, shift)
-        if r is None:
-            raise NumericsError("Cholesky factorisation of a shifted Gram matrix failed")
-        ys = _apply_inverse(plan, ys, r)
-        r_total = r
-        r = linalg._cholesky_upper(plan.grams(ys), 0.0)
-    for step in range(passes):
-        if r is None:  # not expected after a shift; the local solver's Householder QR
-            qs, rr = tsqr(plan, ys)
-            return qs, rr @ r_total
-        ys = _apply_inverse(plan, ys, r)
-        r_total = r @ r_total
-        r = linalg._cholesky_upper(plan.grams(ys), 0.0) if step + 1 < passes else r
-    return ys, r_total
+    return linalg.cholesky_qr(
+        ys, plan.m, width, gram_of=plan.grams, solve=lambda y, r: _apply_inverse(plan, y, r),
+        fallback=lambda: _scatter_rows_of(plan, linalg._fallback_basis(plan.m, width, dtype)),
+        householder=lambda y: tsqr(plan, y), passes=passes,
+    )  # fmt: skip
 
 
 def tsqr(plan: _Plan, ys: list):

@@ -324,7 +324,22 @@ def orthonormalize(y: np.ndarray, *, passes: int = 2) -> tuple[np.ndarray, np.nd
     m, width = y.shape
     if width == 0:
         return np.ascontiguousarray(y), np.zeros((0, 0))
-    g = gram(y)
+    return cholesky_qr(
+        y, m, width, gram_of=gram, solve=_solve_upper,
+        fallback=lambda: _fallback_basis(m, width, y.dtype), householder=_householder,
+        passes=passes,
+    )  # fmt: skip
+
+
+def cholesky_qr(y, m: int, width: int, *, gram_of, solve, fallback, householder, passes=2):
+    """The steps of :func:`orthonormalize` on a ``y`` held anywhere (an array here,
+    row blocks on a cluster in :mod:`mfcli.distributed.svd`).
+
+    ``gram_of(y)`` is ``y.T @ y`` (float64), ``solve(y, r)`` is ``y @ inv(r)``,
+    ``fallback()`` an orthonormal basis for an all-zero ``y`` and
+    ``householder(y)`` the ``(q, r)`` of a Householder QR, the last resort.
+    """
+    g = gram_of(y)
     scale = float(np.trace(g))
     if not np.isfinite(scale):
         raise NumericsError(
@@ -332,7 +347,7 @@ def orthonormalize(y: np.ndarray, *, passes: int = 2) -> tuple[np.ndarray, np.nd
             hint="values too large for float32? try dtype float64 or rescale the input",
         )
     if scale == 0.0:
-        return _fallback_basis(m, width, y.dtype), np.zeros((width, width))
+        return fallback(), np.zeros((width, width))
     r_total = np.eye(width)
     r = _cholesky_upper(g, 0.0)
     if r is None or np.linalg.cond(r) > MAX_COND:
@@ -342,17 +357,22 @@ def orthonormalize(y: np.ndarray, *, passes: int = 2) -> tuple[np.ndarray, np.nd
         r = _cholesky_upper(g, shift)
         if r is None:  # a shifted PSD matrix always has a Cholesky factor
             raise NumericsError("Cholesky factorisation of a shifted Gram matrix failed")
-        y = _solve_upper(y, r)
+        y = solve(y, r)
         r_total = r
-        r = _cholesky_upper(gram(y), 0.0)
+        r = _cholesky_upper(gram_of(y), 0.0)
     for step in range(passes):
         if r is None:  # not expected after a shift; Householder QR as a last resort
-            q, rr = np.linalg.qr(y)
-            return np.ascontiguousarray(q), rr.astype(np.float64) @ r_total
-        y = _solve_upper(y, r)
+            q, rr = householder(y)
+            return q, rr @ r_total
+        y = solve(y, r)
         r_total = r @ r_total
-        r = _cholesky_upper(gram(y), 0.0) if step + 1 < passes else r
+        r = _cholesky_upper(gram_of(y), 0.0) if step + 1 < passes else r
     return y, r_total
+
+
+def _householder(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    q, rr = np.linalg.qr(y)
+    return np.ascontiguousarray(q), rr.astype(np.float64)
 
 
 def _fallback_basis(m: int, width: int, dtype) -> np.ndarray:
