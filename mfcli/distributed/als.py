@@ -267,20 +267,12 @@ def als(
     plus a ``bytes_sent`` note for the cost model.
     """
     start = time.perf_counter()
-    dt = local._check_dtype(dtype)
-    k = local._check_int("k", k, 1)
-    iters = local._check_int("iters", iters, 1)
-    cg_steps = local._check_int("cg_steps", cg_steps, 1)
-    local._check_choice("solver", solver, local.SOLVERS)
-    local._check_choice("confidence", confidence, local.CONFIDENCES)
-    local._check_choice("reg_scaling", reg_scaling, local.REG_SCALINGS)
-    reg = local._check_real("reg", reg)
-    alpha = local._check_real("alpha", alpha)
-    if implicit and confidence == "log":
-        eps = local._check_real("eps", eps, positive=True)
-    seed = local._check_int("seed", seed, 0)
-    implicit = bool(implicit)
-    biased = bool(biases) and not implicit
+    dt, k, iters, cg_steps, reg, alpha, eps, seed, patience, implicit, biased = (
+        local.checked_options(
+            k, iters, cg_steps, solver, confidence, reg_scaling, reg, alpha, eps, seed, dtype,
+            implicit, biases, patience, validate,
+        )
+    )  # fmt: skip
     m, n = users.shape
     if users.nnz == 0:
         from mfcli.errors import InputDataError

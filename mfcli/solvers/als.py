@@ -548,6 +548,35 @@ def _iterate(
     return U, V, ub, vb, it, best_iter, hist
 
 
+def checked_options(
+    k, iters, cg_steps, solver, confidence, reg_scaling, reg, alpha, eps, seed, dtype,
+    implicit, biases, patience, validate,
+):  # fmt: skip
+    """The options of :func:`als` checked (UsageError, exit 2) and normalised:
+    ``(dtype, k, iters, cg_steps, reg, alpha, eps, seed, patience, implicit, biased)``."""
+    dt = _check_dtype(dtype)
+    k = _check_int("k", k, 1)
+    iters = _check_int("iters", iters, 1)
+    cg_steps = _check_int("cg_steps", cg_steps, 1)
+    _check_choice("solver", solver, SOLVERS)
+    _check_choice("confidence", confidence, CONFIDENCES)
+    _check_choice("reg_scaling", reg_scaling, REG_SCALINGS)
+    reg = _check_real("reg", reg)
+    alpha = _check_real("alpha", alpha)
+    if implicit and confidence == "log":  # eps is used by the log confidence only
+        eps = _check_real("eps", eps, positive=True)
+    seed = _check_int("seed", seed, 0)
+    if patience is not None:
+        patience = _check_int("patience", patience, 1)
+        if validate is None:
+            raise UsageError(
+                "patience needs a validation set", hint="give validate or drop patience"
+            )
+    implicit = bool(implicit)
+    biased = bool(biases) and not implicit
+    return dt, k, iters, cg_steps, reg, alpha, eps, seed, patience, implicit, biased
+
+
 def initial_factors(m, n, k, implicit, biased, seed, dt, resume=None):
     """``U, V, ub, vb`` to start from: seeded draws, or a checkpoint's state."""
     if resume is not None:
@@ -645,26 +674,10 @@ def als(
         exit 4: the loss became non-finite, or a singular row system (reg 0)
     """
     start = time.perf_counter()
-    dt = _check_dtype(dtype)
-    k = _check_int("k", k, 1)
-    iters = _check_int("iters", iters, 1)
-    cg_steps = _check_int("cg_steps", cg_steps, 1)
-    _check_choice("solver", solver, SOLVERS)
-    _check_choice("confidence", confidence, CONFIDENCES)
-    _check_choice("reg_scaling", reg_scaling, REG_SCALINGS)
-    reg = _check_real("reg", reg)
-    alpha = _check_real("alpha", alpha)
-    if implicit and confidence == "log":  # eps is used by the log confidence only
-        eps = _check_real("eps", eps, positive=True)
-    seed = _check_int("seed", seed, 0)
-    if patience is not None:
-        patience = _check_int("patience", patience, 1)
-        if validate is None:
-            raise UsageError(
-                "patience needs a validation set", hint="give validate or drop patience"
-            )
-    implicit = bool(implicit)
-    biased = bool(biases) and not implicit
+    dt, k, iters, cg_steps, reg, alpha, eps, seed, patience, implicit, biased = checked_options(
+        k, iters, cg_steps, solver, confidence, reg_scaling, reg, alpha, eps, seed, dtype,
+        implicit, biases, patience, validate,
+    )  # fmt: skip
     notes: list[str] = []
 
     shape, indptr, indices, data = _csr(X, "matrix", notes)
