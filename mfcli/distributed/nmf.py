@@ -84,16 +84,15 @@ from mfcli.solvers.nmf import (
     Callback,
     NMFFit,
     _check_choice,
-    _check_nonneg,
     _csr,
     _even_blocks,
     _gram_dot,
     _iterate,
-    _Penalty,
     _Problem,
     _start_factor,
+    checked_options,
 )
-from mfcli.solvers.svd import Input, _check_dtype, _check_int
+from mfcli.solvers.svd import Input
 
 INITS = ("auto", "nndsvd", "nndsvda", "nndsvdar", "random")
 
@@ -471,15 +470,9 @@ def hals(
     """
     start = time.perf_counter()
     _check_choice("init", init, INITS)
-    dt = _check_dtype(dtype)
-    k = _check_int("k", k, 1)
-    max_iter = _check_int("max_iter", max_iter, 1)
-    seed = _check_int("seed", seed, 0)
-    tol = _check_nonneg("tol", tol)
-    pen = _Penalty(*(_check_nonneg(name, v) for name, v in
-                     (("l1_w", l1_w), ("l1_h", l1_h), ("l2_w", l2_w), ("l2_h", l2_h))))  # fmt: skip
-    if (W0 is None) != (H0 is None):
-        raise UsageError("W0 and H0 must be given together")
+    dt, k, max_iter, seed, tol, pen = checked_options(
+        dtype, k, max_iter, seed, tol, (l1_w, l1_h, l2_w, l2_h), W0, H0
+    )
     m, n = blocks.shape
     if m == 0 or n == 0:
         raise InputDataError(

@@ -648,15 +648,9 @@ def nmf(
     _check_choice("loss", loss, LOSSES)
     _check_choice("init", init, INITS)
     _check_choice("mask", mask, MASKS)
-    dt = _check_dtype(dtype)
-    k = _check_int("k", k, 1)
-    max_iter = _check_int("max_iter", max_iter, 1)
-    seed = _check_int("seed", seed, 0)
-    tol = _check_nonneg("tol", tol)
-    pen = _Penalty(*(_check_nonneg(name, v) for name, v in
-                     (("l1_w", l1_w), ("l1_h", l1_h), ("l2_w", l2_w), ("l2_h", l2_h))))  # fmt: skip
-    if (W0 is None) != (H0 is None):
-        raise UsageError("W0 and H0 must be given together")
+    dt, k, max_iter, seed, tol, pen = checked_options(
+        dtype, k, max_iter, seed, tol, (l1_w, l1_h, l2_w, l2_h), W0, H0
+    )
     observed = mask == "observed"
     inp = _validated(X, observed, "matrix")
     m, n = inp.shape
@@ -690,6 +684,21 @@ def nmf(
         fit = _iterate(problem, inp, W, H, tol, max_iter, callback, start, resume, checkpoint)
     fit.solver, fit.loss, fit.init, fit.mask = solver, loss, init, mask
     return fit
+
+
+def checked_options(dtype, k, max_iter, seed, tol, penalties, W0, H0):
+    """Options shared by every NMF solver, checked (UsageError) and normalised:
+    ``(dtype, k, max_iter, seed, tol, penalty)``; ``penalties`` is (l1_w, l1_h, l2_w, l2_h)."""
+    dt = _check_dtype(dtype)
+    k = _check_int("k", k, 1)
+    max_iter = _check_int("max_iter", max_iter, 1)
+    seed = _check_int("seed", seed, 0)
+    tol = _check_nonneg("tol", tol)
+    names = ("l1_w", "l1_h", "l2_w", "l2_h")
+    pen = _Penalty(*(_check_nonneg(n, v) for n, v in zip(names, penalties, strict=True)))
+    if (W0 is None) != (H0 is None):
+        raise UsageError("W0 and H0 must be given together")
+    return dt, k, max_iter, seed, tol, pen
 
 
 def _iterate(
