@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from benchmarks.cases.common import reset_peak, skipped, time_target
+from benchmarks.cases.common import reset_peak, skipped, this_runs, time_target
 from benchmarks.harness import REPO, Measurement, Scenario, Target, Tool
 
 NAME = "als"
@@ -220,11 +220,7 @@ def sidecar_path(key: str, tool: str) -> Path:
 
 def _scored(key: str, tool: str) -> dict | None:
     """What the tool's child scored in this harness run (None if nothing)."""
-    try:
-        side = json.loads(sidecar_path(key, tool).read_text())
-    except (OSError, ValueError):
-        return None
-    return side if side.get("ppid") == os.getpid() else None
+    return this_runs(sidecar_path(key, tool))
 
 
 def _not_scored(key: str, tool: str) -> str:

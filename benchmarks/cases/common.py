@@ -97,3 +97,16 @@ def skipped(label: str, source) -> Scenario:
         tools=[],
         notes=[f"Skipped: {source} is absent (a real file outside the repo)."],
     )
+
+
+def this_runs(path) -> dict | None:
+    """A child's sidecar JSON at ``path`` when a child of this harness run wrote it
+    (its ``ppid`` is this process), else None: nothing scored, or an old run's file."""
+    import json
+    import os
+
+    try:
+        side = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return side if side.get("ppid") == os.getpid() else None

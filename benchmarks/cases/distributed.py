@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from benchmarks.cases import als as A
-from benchmarks.cases.common import MIB, reset_peak, time_target
+from benchmarks.cases.common import MIB, reset_peak, this_runs, time_target
 from benchmarks.harness import REPO, Measurement, Scenario, Target, Tool
 
 NAME = "distributed"
@@ -222,11 +222,7 @@ def _sidecar(key: str, tool: str) -> Path:
 
 
 def _read_sidecar(key: str, tool: str) -> dict | None:
-    try:
-        side = json.loads(_sidecar(key, tool).read_text())
-    except (OSError, ValueError):
-        return None
-    return side if side.get("ppid") == os.getpid() else None
+    return this_runs(_sidecar(key, tool))
 
 
 def _startup() -> Target:

@@ -7,7 +7,7 @@ import json
 import os
 from pathlib import Path
 
-from benchmarks.cases.common import reset_peak, time_target
+from benchmarks.cases.common import reset_peak, this_runs, time_target
 from benchmarks.harness import REPO, Measurement, Scenario, Target, Tool
 
 NAME = "sgd"
@@ -186,11 +186,7 @@ def sidecar_path(key: str, tool: str) -> Path:
 
 def _scored(key: str, tool: str) -> dict | None:
     """What the tool's children scored in this harness run (None if nothing)."""
-    try:
-        side = json.loads(sidecar_path(key, tool).read_text())
-    except (OSError, ValueError):
-        return None
-    return side if side.get("ppid") == os.getpid() else None
+    return this_runs(sidecar_path(key, tool))
 
 
 def _rmse_of(key: str, tool: str) -> tuple[float | None, str]:
