@@ -7,16 +7,6 @@ import tempfile
 import time
 from pathlib import Path
 
-SAMPLE_FILES = (
-    "ratings.csv",
-    "ratings.mtx",
-    "implicit.tsv",
-    "lowrank_dense.csv",
-    "lowrank_dense.h5",
-    "lowrank_csr.h5",
-    "docterm.mtx",
-)
-
 
 def find_sample_data(data_dir: str | None = None) -> tuple[Path, str]:
     """The sample folder to use and where it came from."""

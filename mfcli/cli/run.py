@@ -61,7 +61,7 @@ def run(
 
     data = load_yaml(experiment)
     if not is_experiment(data):
-        _run_command(ctx, experiment, data, output, force, threads, set_items, json_out, quiet)
+        _run_command(ctx, experiment, output, force, threads, set_items, json_out, quiet)
         return
     if set_items:
         from mfcli.errors import UsageError
@@ -88,11 +88,12 @@ def _stderr(line: str) -> None:
     typer.echo(line, err=True)
 
 
-def _run_command(ctx, path, data, output, force, threads, set_items, json_out, quiet) -> None:
+def _run_command(ctx, path, output, force, threads, set_items, json_out, quiet) -> None:
     """A single command's config: hand it to that command as --config."""
+    from mfcli.config import command_of
     from mfcli.errors import ConfigError
 
-    command = data.get("command")
+    command = command_of([path])  # a non-string command is an error at its line
     group = ctx.parent.command
     sub = group.get_command(ctx.parent, command) if isinstance(command, str) else None
     if sub is None or command in ("run", "demo"):

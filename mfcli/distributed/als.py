@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from mfcli.distributed.blocks import RowBlocks
+from mfcli.distributed.blocks import RowBlocks, broadcast, place
 from mfcli.distributed.cluster import worker_count
 from mfcli.solvers import als as local
 
@@ -155,14 +155,12 @@ class DaskEngine:
             for (a, b), owner in zip(side.bounds, side.workers, strict=True):
                 part = tuple(x[a:b] for x in arrays)
                 self.bytes_sent += sum(p.nbytes for p in part)
-                self.held[name].append(
-                    self.client.scatter(part, workers=[owner], direct=True, hash=False)
-                )
+                self.held[name].append(place(self.client, part, owner))
         return self.held[name]
 
     def _broadcast(self, Y):
         self.bytes_sent += Y.nbytes * self.workers
-        return self.client.scatter(Y, broadcast=True, direct=True, hash=False)
+        return broadcast(self.client, Y)
 
     def _solve(self, fn, name: str, rows: list, *args) -> list:
         side = self.sides[name]

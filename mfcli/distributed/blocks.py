@@ -103,7 +103,7 @@ def scatter_rows(client, matrix, n_blocks: int | None = None) -> RowBlocks:
     for i, (start, stop) in enumerate(bounds):
         owner = workers[i % len(workers)]
         block = slice_block(matrix, start, stop)
-        futures.append(client.scatter(block, workers=[owner], direct=True, hash=False))
+        futures.append(place(client, block, owner))
         owners.append(owner)
     return RowBlocks(futures, bounds, tuple(matrix.shape), int(matrix.nnz), owners)
 
@@ -122,6 +122,15 @@ def run_on_blocks(client, blocks: RowBlocks, fn, *args, pure: bool = False, **kw
     ]
 
 
-def broadcast(client, value):
-    """Send ``value`` (a factor matrix) to every worker once; returns its future."""
-    return client.scatter(value, broadcast=True, direct=True, hash=False)
+def broadcast(client, value, workers: list[str] | None = None):
+    """Send ``value`` (a factor matrix) to every worker, or to ``workers``; its future.
+
+    Never hashed: an equal array sent earlier must not stand in for it (workers
+    may hold a changed copy under the old key).
+    """
+    return client.scatter(value, workers=workers, broadcast=True, direct=True, hash=False)
+
+
+def place(client, value, worker: str):
+    """Send ``value`` to one worker (the one holding the block it belongs to); its future."""
+    return client.scatter(value, workers=[worker], direct=True, hash=False)

@@ -75,6 +75,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mfcli.distributed.blocks import broadcast, place
 from mfcli.errors import InputDataError, UsageError
 from mfcli.kernels import nmf_hals, spmm
 from mfcli.solvers import linalg
@@ -260,7 +261,7 @@ class _BlockHals(_Problem):
         client, blocks, pen = self.client, self.blocks, self.pen
         hth = linalg.gram(H)
         holders = sorted(set(blocks.workers))  # not the workers without blocks
-        H_f = client.scatter(H, workers=holders, broadcast=True, direct=True, hash=False)
+        H_f = broadcast(client, H, holders)
         w_fs = _send_rows(client, blocks, W)
         futures = [
             client.submit(
@@ -321,7 +322,7 @@ def _send_rows(client, blocks, W) -> list:
         by_owner.setdefault(owner, []).append(i)
     for owner, idx in by_owner.items():
         parts = [W[blocks.bounds[i][0] : blocks.bounds[i][1]] for i in idx]
-        sent = client.scatter(parts, workers=[owner], direct=True, hash=False)
+        sent = place(client, parts, owner)
         for i, f in zip(idx, sent, strict=True):
             out[i] = f
     return out

@@ -70,7 +70,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mfcli.distributed.blocks import RowBlocks
+from mfcli.distributed.blocks import RowBlocks, broadcast, place
 from mfcli.errors import InputDataError, UsageError
 from mfcli.solvers import linalg
 from mfcli.solvers.svd import (
@@ -285,7 +285,7 @@ class _Plan:
 
     def broadcast(self, value):
         # to the workers holding blocks only (others would never use it)
-        future = self.client.scatter(value, workers=self.workers, broadcast=True, direct=True)
+        future = broadcast(self.client, value, self.workers)
         self.bytes += _nbytes(value) * len(self.workers)
         return future
 
@@ -365,7 +365,7 @@ def _scatter_rows_of(plan: _Plan, q: np.ndarray) -> list:
     for (a, b), w in zip(plan.bounds, plan.owners, strict=True):
         piece = np.ascontiguousarray(q[a:b])
         plan.bytes += piece.nbytes
-        out.append(plan.client.scatter(piece, workers=[w], direct=True))
+        out.append(place(plan.client, piece, w))
     return out
 
 
