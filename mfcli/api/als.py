@@ -213,11 +213,9 @@ def _saver(cfg, matrix, reg, scaling, threads, timer):
             saved["best_value"] = np.float64(state["best_value"])
             names = ("best_U", "best_V", "best_ub", "best_vb")
             saved.update(zip(names, state["best"], strict=True))
-        result.extra[ckpt.GROUP] = saved
-        result.provenance = provenance_of(cfg, matrix, threads.n, timer.elapsed)
-        return result
+        return result, saved
 
-    return ckpt.saver(cfg, build)
+    return ckpt.saver(cfg, build, matrix, threads, timer)
 
 
 def _resume_state(path: str) -> dict:

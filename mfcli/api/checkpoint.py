@@ -54,10 +54,12 @@ def is_checkpoint(path) -> bool:
         return GROUP in f
 
 
-def saver(cfg, build: Callable[[dict], object]) -> Callable | None:
+def saver(cfg, build: Callable[[dict], tuple], matrix, threads, timer) -> Callable | None:
     """The ``checkpoint(iteration, state)`` hook for a solver, or None without --checkpoint.
 
-    ``build(state)`` turns the solver's state into a :class:`~mfcli.io.results.Result`.
+    ``build(state)`` turns the solver's state into the model so far (a
+    :class:`~mfcli.io.results.Result`) and what ``/checkpoint`` keeps; the
+    provenance is the run's (``matrix``, ``threads``, ``timer``).
     """
     path = cfg.runtime.checkpoint
     if not path:
@@ -65,13 +67,17 @@ def saver(cfg, build: Callable[[dict], object]) -> Callable | None:
     every = cfg.runtime.checkpoint_every
 
     def save(iteration: int, state: Callable[[], dict]) -> None:
+        from mfcli.api.common import provenance_of
         from mfcli.errors import Interrupted
         from mfcli.io.results import write_result
         from mfcli.runtime import pending_interrupt
 
         signum = pending_interrupt()
         if iteration % every == 0 or signum is not None:
-            write_result(build(state()), path, force=True)
+            result, saved = build(state())
+            result.extra[GROUP] = saved
+            result.provenance = provenance_of(cfg, matrix, threads.n, timer.elapsed)
+            write_result(result, path, force=True)
         if signum is not None:
             raise Interrupted(signum)
 

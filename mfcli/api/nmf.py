@@ -188,11 +188,9 @@ def _saver(cfg, matrix, threads, timer):
                 if np.isscalar(v) else v
                 for name, v in state["extrapolation"].items()
             }  # fmt: skip
-        result.extra[ckpt.GROUP] = saved
-        result.provenance = provenance_of(cfg, matrix, threads.n, timer.elapsed)
-        return result
+        return result, saved
 
-    return ckpt.saver(cfg, build)
+    return ckpt.saver(cfg, build, matrix, threads, timer)
 
 
 def _resume_state(path: str) -> dict:

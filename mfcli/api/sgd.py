@@ -144,11 +144,9 @@ def _saver(cfg, train, matrix, threads, timer):
         }  # fmt: skip
         if state["best"] is not None:
             saved["best"] = dict(state["best"])
-        result.extra[ckpt.GROUP] = saved
-        result.provenance = provenance_of(cfg, matrix, threads.n, timer.elapsed)
-        return result
+        return result, saved
 
-    return ckpt.saver(cfg, build)
+    return ckpt.saver(cfg, build, matrix, threads, timer)
 
 
 def _resume_state(path: str) -> dict:

@@ -117,16 +117,24 @@ def test_resume_with_validation_keeps_the_same_best_iteration(tmp_path):
 
 
 def test_checkpoint_every_n_iterations(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
     from mfcli.api import checkpoint as ckpt
     from mfcli.config import AlsConfig, resolve
 
-    saved = []
-    monkeypatch.setattr("mfcli.io.results.write_result", lambda r, p, force: saved.append(r))
+    written = []
+    monkeypatch.setattr("mfcli.io.results.write_result", lambda r, p, force: written.append(r))
     cfg = resolve(AlsConfig, explicit={"checkpoint": str(tmp_path / "c.h5"), "checkpoint_every": 3})
-    save = ckpt.saver(cfg, lambda state: state["iteration"])
+
+    def build(state):
+        return SimpleNamespace(extra={}, provenance={}), {"iteration": state["iteration"]}
+
+    run = SimpleNamespace(n=1), SimpleNamespace(elapsed=0.5)
+    save = ckpt.saver(cfg, build, None, *run)
     for it in range(1, 11):
         save(it, lambda it=it: {"iteration": it})
-    assert saved == [3, 6, 9]
+    assert [r.extra[ckpt.GROUP]["iteration"] for r in written] == [3, 6, 9]
+    assert all(r.provenance["elapsed_s"] == 0.5 for r in written)
 
 
 def test_deferred_interrupts_hold_the_first_signal_and_raise_on_the_second():
