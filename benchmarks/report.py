@@ -124,6 +124,36 @@ def render(machine_md: str, sections: list[tuple[object, list[str]]]) -> str:
         "",
     ]
     for case, parts in sections:
-        out += [f"## {case.TITLE}", "", case.ABOUT, ""]
-        out += parts
+        out += case_section(case, parts)
     return "\n".join(out).rstrip() + "\n"
+
+
+def case_section(case, parts: list[str], provenance: str | None = None) -> list[str]:
+    """A case's lines: title, description, an optional note of its own run, scenarios."""
+    out = [f"## {case.TITLE}", "", case.ABOUT, ""]
+    if provenance:
+        out += [provenance, ""]
+    return out + parts
+
+
+def update(text: str, sections: list[tuple[object, list[str]]], provenance: str) -> str:
+    """Replace the named cases' sections of a report; cases it lacks are appended.
+
+    A section runs from its ``## TITLE`` line to the next ``## `` heading, so
+    every other case keeps its figures, and the machine table stays that of
+    the full run (the provenance line says which run the new sections are from).
+    """
+    lines = text.rstrip("\n").split("\n")
+    for case, parts in sections:
+        new = case_section(case, parts, provenance)
+        head = f"## {case.TITLE}"
+        if head in lines:
+            start = lines.index(head)
+            end = next(
+                (i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")),
+                len(lines),
+            )
+            lines[start:end] = new
+        else:
+            lines += [""] + new
+    return "\n".join(lines).rstrip() + "\n"

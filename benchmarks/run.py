@@ -40,6 +40,12 @@ def parse(argv):
         "--timeout", type=float, default=1800, help="seconds per run before it is killed"
     )
     p.add_argument("--out", help="report path (default: BENCHMARKS.md for a full run of all cases)")
+    p.add_argument(
+        "--update",
+        metavar="REPORT",
+        help="replace the sections of the cases run in REPORT (e.g. BENCHMARKS.md), each marked "
+        "with this run's command, date and commit; the other sections stay as they are",
+    )
     p.add_argument("--list", action="store_true", help="list cases and exit")
     return p.parse_args(argv)
 
@@ -119,6 +125,16 @@ def main(argv=None) -> int:
     )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)
+    if opts.update:
+        target = Path(opts.update)
+        note = (
+            f"This section comes from its own harness run, not the full run named in the machine "
+            f"table: `{command}`, {time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC, mfcli "
+            f"commit {info.get('commit') or 'unknown'}, the same machine ({opts.warmup} warm-up "
+            f"+ best of {opts.repeat}, each in a fresh process)."
+        )
+        target.write_text(report.update(target.read_text(), sections, note))
+        log(f"updated {os.path.relpath(target)}")
     WORK.mkdir(parents=True, exist_ok=True)
     (WORK / "results.json").write_text(json.dumps({"machine": info, "runs": raw}, indent=1))
     log(f"wrote {os.path.relpath(out)} in {time.perf_counter() - started:.0f} s")
