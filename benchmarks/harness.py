@@ -88,6 +88,9 @@ def child_env(threads: int | None) -> dict:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     env.pop("MFCLI_DEBUG", None)
+    # Every tool imports from byte-code, as a pip-installed package does: the peers'
+    # .pyc files were written at install, mfcli's (an editable install) by the warm-up.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     if threads:
         for var in (
             "NUMBA_NUM_THREADS",
