@@ -21,17 +21,16 @@ def _console():
     return Console(highlight=False, soft_wrap=False)
 
 
-def _fmt(value: Any) -> str:
+def _fmt(value: Any, key: str = "") -> str:
     if isinstance(value, float):
         return f"{value:.6g}"
     if isinstance(value, dict):
-        return ", ".join(f"{k} {_fmt(v)}" for k, v in value.items())
+        return ", ".join(f"{k} {_fmt(v, k)}" for k, v in value.items())
     if isinstance(value, list):
-        return (
-            " x ".join(map(str, value))
-            if all(isinstance(v, int) for v in value)
-            else ", ".join(map(str, value))
-        )
+        # a shape reads "943 x 1682"; any other list (labels, names) is comma-separated
+        if "shape" in key:
+            return " x ".join(map(str, value)) if value else "scalar"
+        return ", ".join(map(str, value))
     return str(value)
 
 
@@ -69,7 +68,7 @@ def print_report(report: dict) -> None:
             table.add_row(key, "")
             for sub, subvalue in value.items():
                 if subvalue is not None:
-                    table.add_row(f"  {sub}", _fmt(subvalue))
+                    table.add_row(f"  {sub}", _fmt(subvalue, sub))
         elif key == "columns" and isinstance(value, list):
             for col in value:
                 table.add_row(
@@ -82,7 +81,7 @@ def print_report(report: dict) -> None:
         elif key == "config" and isinstance(value, str):
             table.add_row(key, value.rstrip())
         else:
-            table.add_row(key, _fmt(value))
+            table.add_row(key, _fmt(value, key))
     _console().print(table)
     _console().print()
 
@@ -105,7 +104,7 @@ def print_demo(report: dict) -> None:
         table.add_row(
             row["file"],
             f"{row['format']} {storage}",
-            _fmt(row["shape"]),
+            _fmt(row["shape"], "shape"),
             f"{row['nnz']:,}",
             "yes" if row["labels"] else "-",
             "yes" if row["timestamps"] else "-",

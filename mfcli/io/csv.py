@@ -475,6 +475,9 @@ def _example(sn: _Sniff, col: int) -> str:
 
 
 def _default_roles(sn: _Sniff, names) -> _Triplets:
+    named = _named_roles(names)
+    if named is not None:
+        return named
     w = sn.width
     value = time = None
     if w >= 3:
@@ -486,6 +489,25 @@ def _default_roles(sn: _Sniff, names) -> _Triplets:
     if w == 4:
         time = 3
     return _Triplets(user=0, item=1, value=value, time=time)
+
+
+def _named_roles(names) -> _Triplets | None:
+    """Roles from a header whose second column is not an id but a later one is.
+
+    ``user,rank,item,score`` (mfcli recommend's lists) is user, item, value
+    by name; a column no name claims is skipped. Headers that fit the
+    positional order (``user,item,...``) keep it.
+    """
+    if names is None or len(names) < 3 or not _id_like(names[0]) or _id_like(names[1]):
+        return None
+    rest = range(1, len(names))
+    item = next((j for j in rest if _id_like(names[j])), None)
+    if item is None:
+        return None
+    others = [j for j in rest if j != item]
+    value = next((j for j in others if _value_like(names[j]) and not _time_like(names[j])), None)
+    time = next((j for j in others if j != value and _time_like(names[j])), None)
+    return _Triplets(user=0, item=item, value=value, time=time)
 
 
 def _columns_option(spec: str, names, width: int) -> _Triplets:

@@ -179,3 +179,13 @@ def test_signals_exit_cleanly(signum, code, name):
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == code
     assert err.decode() == f"error: interrupted by {name}\n"
+
+
+def test_info_shows_shapes_with_x_and_label_lists_with_commas(tmp_path):
+    path = tmp_path / "top.csv"
+    path.write_text("user,rank,item,score\n1,1,668,4.5\n1,2,802,4.25\n1,3,1104,4\n")
+    result = invoke("info", str(path))
+    assert result.exit_code == 0, result.stderr
+    lines = {ln.split()[0]: ln for ln in result.stdout.splitlines() if ln.strip()}
+    assert "1 x 3" in lines["shape"]
+    assert "first 668, 802, 1104" in lines["col_labels"]

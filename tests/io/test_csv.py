@@ -148,6 +148,26 @@ def test_time_named_third_column_means_no_values(tmp_path):
     assert m.timestamps.tolist() == [12.25, 11.0]  # latest time of a merged pair
 
 
+def test_roles_by_header_name_when_the_second_column_is_not_an_id(tmp_path):
+    # mfcli recommend's lists: the item is the third column, the rank is skipped
+    m = read(tmp_path, "user,rank,item,score\n1,1,668,4.5\n1,2,802,4.25\n2,1,802,3.5\n")
+    assert m.meta["columns"] == {"user": "user", "item": "item", "value": "score", "time": None}
+    assert triples(m) == {(1, 668): 4.5, (1, 802): 4.25, (2, 802): 3.5}
+
+
+def test_roles_by_name_take_a_named_time_column(tmp_path):
+    m = read(tmp_path, "userId,position,movieId,stamp_time\n1,1,5,100\n2,1,6,200\n")
+    assert m.meta["columns"] == {"user": "userId", "item": "movieId", "value": None,
+                                 "time": "stamp_time"}  # fmt: skip
+    assert m.timestamps.tolist() == [100, 200]
+
+
+def test_positional_roles_stay_when_the_header_fits_them(tmp_path):
+    m = read(tmp_path, "user,item,weight,rank\n1,5,2.5,1\n")
+    assert m.meta["columns"] == {"user": "user", "item": "item", "value": "weight",
+                                 "time": "rank"}  # fmt: skip
+
+
 def test_iso_dates_as_times(tmp_path):
     m = read(tmp_path, "1,5,3,2000-07-12\n2,5,4,1970-01-02T00:00:10\n")
     assert sorted(m.timestamps.tolist()) == [86410, 963360000]
