@@ -10,9 +10,15 @@ the same factor row, bias or accumulator, so the result does not depend on
 the number of threads or on which thread runs which block (DSGD, Gemulla et
 al. 2011; FPSGD, Zhuang et al. 2013, without its dynamic scheduler).
 
-The order inside a block is drawn per epoch by :func:`shuffle_blocks` from a
-counter-based generator keyed by (seed, epoch, block), again independent of
-threads.
+The order inside a block is drawn per epoch by :func:`block_permutation`
+from a counter-based generator keyed by (seed, epoch, block), again
+independent of threads; the block's entries are copied in that order to work
+arrays (by the thread that runs the block) so the SGD loop reads them in
+sequence.
+
+Divergence is caught on the fly: a block stops (``ok`` False) when a term of
+a prediction (``p_u . q_i``, a bias, the time term) is not finite or beyond a
+given ``limit``; no pass over the factors is needed per epoch.
 
 Model: ``r_hat = mu + b_u + b_i + p_u . q_i`` clipped to ``[lo, hi]``, plus
 ``b_{i,bin(t)} + alpha_u * dev_u(t)`` when time-aware. Per rating, with
@@ -89,13 +95,28 @@ def _unit(key, counter):
     )
 
 
+@njit(cache=True)
+def _draw(key, counter):
+    """uint64 number ``counter`` of the stream ``key`` (SplitMix64: one mix)."""
+    return _mix(np.uint64(key) + np.uint64(counter) * _GOLDEN)
+
+
+# Irwin-Hall: the sum of the four 16-bit fields of a draw has mean 2 * 65535
+# and standard deviation 65536 / sqrt(3) (to 1e-5).
+_IH_MEAN = 131070.0
+_IH_SCALE = np.sqrt(3.0) / 65536.0
+
+
 @njit(cache=True, parallel=True)
 def init_factors(out, first, seed, stream, scale, uniform):
     """Seeded initial factors for rows ``first..`` of ``out``, in place.
 
     Row ``r`` depends only on ``(seed, stream, r)``, so a row gets the same
     values whatever the array's size or the thread count (resumed fits give
-    new rows the values a fresh fit would have).
+    new rows the values a fresh fit would have). One SplitMix64 draw per
+    entry: "normal" is the Irwin-Hall sum of its four 16-bit fields, centred
+    and scaled to standard deviation ``scale`` (a near-normal bell within
+    ``+-2 sqrt(3) scale``).
 
     Parameters
     ----------
@@ -103,25 +124,28 @@ def init_factors(out, first, seed, stream, scale, uniform):
     first : first row to write
     seed : non-negative int
     stream : 0 for users, 1 for items
-    scale : standard deviation (normal) or upper bound (uniform)
-    uniform : draw uniform on ``[0, scale)`` instead of normal(0, scale)
+    scale : standard deviation (near-normal) or upper bound (uniform)
+    uniform : draw uniform on ``[0, scale)`` instead
     """
     k = out.shape[1]
+    mask = np.uint64(0xFFFF)
+    s16 = np.uint64(16)
+    s32 = np.uint64(32)
+    s48 = np.uint64(48)
+    s11 = np.uint64(11)
+    unit = scale * (1.0 / 9007199254740992.0)
+    bell = scale * _IH_SCALE
     for r in prange(first, out.shape[0]):
         key = stream_key(seed, stream, r)
         row = out[r]
         if uniform:
             for c in range(k):
-                row[c] = scale * _unit(key, c)
+                row[c] = np.float64(_draw(key, c) >> s11) * unit
         else:
-            for c in range(0, k, 2):
-                # Box-Muller: two normals per pair of uniforms.
-                a = 1.0 - _unit(key, c)
-                b = _unit(key, c + 1)
-                rad = scale * np.sqrt(-2.0 * np.log(a))
-                row[c] = rad * np.cos(2.0 * np.pi * b)
-                if c + 1 < k:
-                    row[c + 1] = rad * np.sin(2.0 * np.pi * b)
+            for c in range(k):
+                x = _draw(key, c)
+                s = (x & mask) + ((x >> s16) & mask) + ((x >> s32) & mask) + (x >> s48)
+                row[c] = (np.float64(s) - _IH_MEAN) * bell
 
 
 # ------------------------------------------------------------ block layout
@@ -157,52 +181,46 @@ def block_order(rows, cols, row_group, col_group, n_groups):
     return ptr, order
 
 
-@njit(cache=True, parallel=True)
-def shuffle_blocks(ptr, seed, epoch, scratch, src_i, src_j, src_v, src_bin, src_dev,
-                   dst_i, dst_j, dst_v, dst_bin, dst_dev):  # fmt: skip
-    """Copy the entries to ``dst_*`` shuffled inside each block.
+@njit(cache=True)
+def block_permutation(perm, lo, hi, key):
+    """``perm[lo:hi]`` = a random permutation of ``lo..hi-1`` drawn from ``key``.
 
-    Block ``b`` is permuted by Fisher-Yates with the stream ``(seed, epoch,
-    b)``: the same for any thread count. ``src_bin``/``src_dev`` may be empty
-    (no time information); then ``dst_bin``/``dst_dev`` are not touched.
-
-    Parameters
-    ----------
-    ptr : (n_blocks + 1,) int64 block boundaries
-    seed, epoch : non-negative ints
-    scratch : (nnz,) int64, overwritten
-    src_i, src_j : (nnz,) int32 rows and columns; src_v : (nnz,) values
-    src_bin : (nnz,) int32 time bins or (0,); src_dev : (nnz,) float or (0,)
-    dst_* : arrays of the same shapes and dtypes, overwritten
+    Inside-out Fisher-Yates: position ``p`` draws ``q`` in ``lo..p`` from draw
+    ``p - lo`` of the stream (Lemire's multiply-shift on its upper 32 bits).
     """
+    s32 = np.uint64(32)
+    for p in range(lo, hi):
+        x = _draw(key, p - lo)
+        q = lo + np.int64(((x >> s32) * np.uint64(p - lo + 1)) >> s32)
+        perm[p] = perm[q]
+        perm[q] = p
+
+
+@njit(cache=True)
+def _gather(perm, lo, hi, src_i, src_j, src_v, src_bin, src_dev, dst_i, dst_j, dst_v, dst_bin,
+            dst_dev):  # fmt: skip
+    """``dst_*[p] = src_*[perm[p]]`` for ``p`` in ``lo..hi-1`` (time parts when given)."""
     timed = src_bin.shape[0] > 0
-    for b in prange(ptr.shape[0] - 1):
-        lo = ptr[b]
-        hi = ptr[b + 1]
-        key = stream_key(seed, epoch, b)
-        for p in range(lo, hi):
-            scratch[p] = p
-        for p in range(hi - 1, lo, -1):
-            q = lo + np.int64(_unit(key, p) * (p - lo + 1))
-            tmp = scratch[p]
-            scratch[p] = scratch[q]
-            scratch[q] = tmp
-        for p in range(lo, hi):
-            s = scratch[p]
-            dst_i[p] = src_i[s]
-            dst_j[p] = src_j[s]
-            dst_v[p] = src_v[s]
-            if timed:
-                dst_bin[p] = src_bin[s]
-                dst_dev[p] = src_dev[s]
+    for p in range(lo, hi):
+        s = perm[p]
+        dst_i[p] = src_i[s]
+        dst_j[p] = src_j[s]
+        dst_v[p] = src_v[s]
+        if timed:
+            dst_bin[p] = src_bin[s]
+            dst_dev[p] = src_dev[s]
 
 
-# ------------------------------------------------------------ the SGD pass
 @njit(cache=True, fastmath=FASTMATH)
 def _block(lo, hi, ri, cj, vals, tbin, tdev, U, V, bu, bv, Gu, Gv, Gbu, Gbv, tbias, alpha,
-           Ru, Rv, mu, clip_lo, clip_hi, lr, lr_bias, reg_bias, biases, adagrad,
-           timed):  # fmt: skip
-    """SGD over positions ``lo..hi-1``; returns (sum of squared errors, ok)."""
+           Ru, Rv, mu, clip_lo, clip_hi, lr, lr_bias, reg_bias, biases, adagrad, timed,
+           limit):  # fmt: skip
+    """SGD over positions ``lo..hi-1``; returns (sum of squared errors, ok).
+
+    ``ok`` is False (and the block stops) when a term of a prediction (the
+    dot product, a bias, a time term) is not finite or larger than ``limit``
+    in magnitude.
+    """
     k = U.shape[1]
     inv_k = 1.0 / k
     sse = 0.0
@@ -214,13 +232,20 @@ def _block(lo, hi, ri, cj, vals, tbin, tdev, U, V, bu, bv, Gu, Gv, Gbu, Gbv, tbi
         dot = _cast_like(0.0, pu)
         for c in range(k):
             dot += pu[c] * qi[c]
+        if not abs(dot) <= limit:
+            return sse, False
         pred = mu + dot
         if biases:
-            pred += bu[u] + bv[i]
+            b_u = bu[u]
+            b_i = bv[i]
+            if not (abs(b_u) <= limit and abs(b_i) <= limit):
+                return sse, False
+            pred += b_u + b_i
         if timed:
-            pred += tbias[i, tbin[t]] + alpha[u] * tdev[t]
-        if not np.isfinite(pred):
-            return sse, False
+            drift = tbias[i, tbin[t]] + alpha[u] * tdev[t]
+            if not abs(drift) <= limit:
+                return sse, False
+            pred += drift
         pred = min(max(pred, clip_lo), clip_hi)
         e = vals[t] - pred
         sse += e * e
@@ -275,20 +300,30 @@ def _block(lo, hi, ri, cj, vals, tbin, tdev, U, V, bu, bv, Gu, Gv, Gbu, Gbv, tbi
 
 
 @njit(cache=True, parallel=True)
-def sgd_epoch(ptr, shifts, ri, cj, vals, tbin, tdev, U, V, bu, bv, Gu, Gv, Gbu, Gbv,
-              tbias, alpha, Ru, Rv, mu, clip_lo, clip_hi, lr, lr_bias, reg_bias,
-              biases, adagrad, timed, sse, ok):  # fmt: skip
+def sgd_epoch(ptr, shifts, seed, epoch, perm, src_i, src_j, src_v, src_bin, src_dev, ri, cj,
+              vals, tbin, tdev, U, V, bu, bv, Gu, Gv, Gbu, Gbv, tbias, alpha, Ru, Rv, mu,
+              clip_lo, clip_hi, lr, lr_bias, reg_bias, biases, adagrad, timed, limit, sse,
+              ok):  # fmt: skip
     """One SGD epoch over a ``B x B`` grid of blocks, in place.
+
+    Each block first draws its order with :func:`block_permutation` from the
+    stream ``(seed, epoch, b)`` and copies its entries from ``src_*`` to the
+    work arrays ``ri, cj, vals, tbin, tdev`` in that order, then runs them.
+    So the epoch depends on neither the thread count nor the thread a block
+    runs on.
 
     Parameters
     ----------
     ptr : (B * B + 1,) int64 block boundaries; block ``g * B + h`` is row
         group ``g``, column group ``h``
     shifts : (n_strata,) int64 strata in the order run (each in ``0..B-1``)
-    ri, cj : (nnz,) int32 row and column of each entry
-    vals : (nnz,) ratings in the factors' dtype
-    tbin : (nnz,) int32 time bin of each entry, or (0,) when not ``timed``
-    tdev : (nnz,) user time deviation of each entry, or (0,)
+    seed, epoch : non-negative ints, the stream of the orders inside blocks
+    perm : (nnz,) int64, overwritten with the order run (positions into ``src_*``)
+    src_i, src_j : (nnz,) int32 row and column of each entry, grouped by block
+    src_v : (nnz,) ratings in the factors' dtype
+    src_bin : (nnz,) int32 time bin of each entry, or (0,) when not ``timed``
+    src_dev : (nnz,) user time deviation of each entry, or (0,)
+    ri, cj, vals, tbin, tdev : work arrays of the same shapes and dtypes, overwritten
     U : (m, k) float32 or float64, C-contiguous; V : (n, k) same dtype
     bu, bv : (m,), (n,) biases (read and updated only with ``biases``)
     Gu, Gv, Gbu, Gbv : (m,), (n,), (m,), (n,) AdaGrad accumulators (only with ``adagrad``)
@@ -300,8 +335,11 @@ def sgd_epoch(ptr, shifts, ri, cj, vals, tbin, tdev, U, V, bu, bv, Gu, Gv, Gbu, 
     Ru, Rv : (m,), (n,) L2 weight of each user's and item's factors
     reg_bias : L2 weight of the biases
     biases, adagrad, timed : bool switches
+    limit : divergence bound on the magnitude of each term of a prediction
+        (dot product, biases, time term)
     sse : (B * B,) float64, out: sum of squared errors per block
-    ok : (B * B,) bool, out: False where a non-finite prediction stopped the block
+    ok : (B * B,) bool, out: False where a non-finite or too large term
+        stopped the block
     """
     n_groups = np.int64(np.sqrt(ptr.shape[0] - 1) + 0.5)
     sse[:] = 0.0
@@ -310,9 +348,14 @@ def sgd_epoch(ptr, shifts, ri, cj, vals, tbin, tdev, U, V, bu, bv, Gu, Gv, Gbu, 
         shift = shifts[s]
         for g in prange(n_groups):
             b = g * n_groups + (g + shift) % n_groups
-            part, good = _block(ptr[b], ptr[b + 1], ri, cj, vals, tbin, tdev, U, V, bu, bv,
-                                Gu, Gv, Gbu, Gbv, tbias, alpha, Ru, Rv, mu, clip_lo, clip_hi,
-                                lr, lr_bias, reg_bias, biases, adagrad, timed)  # fmt: skip
+            lo = ptr[b]
+            hi = ptr[b + 1]
+            block_permutation(perm, lo, hi, stream_key(seed, epoch, b))
+            _gather(perm, lo, hi, src_i, src_j, src_v, src_bin, src_dev, ri, cj, vals, tbin,
+                    tdev)  # fmt: skip
+            part, good = _block(lo, hi, ri, cj, vals, tbin, tdev, U, V, bu, bv, Gu, Gv, Gbu,
+                                Gbv, tbias, alpha, Ru, Rv, mu, clip_lo, clip_hi, lr, lr_bias,
+                                reg_bias, biases, adagrad, timed, limit)  # fmt: skip
             sse[b] = part
             ok[b] = good
 
@@ -348,16 +391,3 @@ def predict_entries(rows, cols, U, V, bu, bv, mu, clip_lo, clip_hi, tbin, tdev, 
         if timed:
             pred += tbias[i, tbin[t]] + alpha[u] * tdev[t]
         out[t] = min(max(pred, clip_lo), clip_hi)
-
-
-@njit(cache=True)
-def max_abs(a):
-    """Largest magnitude in the C-contiguous array ``a``; inf if any value is not finite."""
-    flat = a.reshape(-1)
-    top = 0.0
-    for t in range(flat.shape[0]):
-        x = flat[t]
-        if not np.isfinite(x):
-            return np.inf
-        top = max(top, abs(x))
-    return top

@@ -32,7 +32,8 @@ do not change between machines; it keeps 8 threads busy.
 Defaults
 --------
 ``DEFAULTS``: schedule "decay", lr 0.04, decay 0.9, reg 1.0 with
-reg_power 0.5, reg_bias 0.02, init normal(0, 0.1). Chosen for k=100 and 20
+reg_power 0.5, reg_bias 0.02, init near-normal(0, 0.1)
+(Irwin-Hall, see :func:`mfcli.kernels.sgd.init_factors`). Chosen for k=100 and 20
 epochs on FilmTrust, Douban, CiaoDVD and a synthetic MovieLens-1M-shaped set
 (random 80/20 splits), one set of values for all; AdaGrad (lr 0.05) was
 close on FilmTrust and Douban but worse on CiaoDVD, constant steps worse
@@ -60,9 +61,11 @@ without a time use the static model (``mu + b_u + b_i + p_u . q_i``).
 Divergence
 ----------
 Clipping bounds each error by the rating range, so a too large step shows
-as factors that grow without bound. After each epoch the fit checks that
-every value is finite, every factor entry squared and every bias at most
-``EXPLODED`` rating ranges. If not, it restarts from its initial state with
+as factors that grow without bound. The epoch kernel stops at a prediction
+term (``p_u . q_i``, a bias, the time term) that is not finite or beyond
+``EXPLODED`` rating ranges; after the last epoch the fit checks that every
+value is finite, every factor entry squared and every bias within that
+bound. If not, it restarts from its initial state with
 half the learning rate (a note says so; the callback then sees epochs
 numbered from 1 again), at most ``MAX_RESTARTS`` times, then raises
 :class:`~mfcli.errors.NumericsError` ("lower --lr"). Restarting costs
@@ -444,8 +447,9 @@ def sgd(
     src_bin = tbin[order] if timed else np.empty(0, np.int32)
     src_dev = tdev[order].astype(dt) if timed else np.empty(0, dt)
     del order
-    dst = [np.empty_like(a) for a in (src_i, src_j, src_v, src_bin, src_dev)]
-    scratch = np.empty(nnz, dtype=np.int64)
+    perm = np.empty(nnz, dtype=np.int64)
+    work = [np.empty_like(a) for a in (src_i, src_j, src_v, src_bin, src_dev)]
+    limit = EXPLODED * max(model.clip[1] - model.clip[0], 1.0)
     sse = np.empty(blocks * blocks, dtype=np.float64)
     ok = np.empty(blocks * blocks, dtype=np.bool_)
     empty = np.empty(0, dt)
@@ -478,17 +482,15 @@ def sgd(
             done = epoch
             for epoch in range(done + 1, epochs + 1):
                 step = lr * scale * (decay ** (epoch - 1) if schedule == "decay" else 1.0)
-                kern.shuffle_blocks(ptr, seed, epoch, scratch, src_i, src_j, src_v, src_bin,
-                                    src_dev, *dst)  # fmt: skip
                 shifts = np.random.default_rng([seed, epoch]).permutation(blocks).astype(np.int64)
                 kern.sgd_epoch(
-                    ptr, shifts, dst[0], dst[1], dst[2], dst[3], dst[4],
+                    ptr, shifts, seed, epoch, perm, src_i, src_j, src_v, src_bin, src_dev, *work,
                     st.U, st.V, st.bu if biases else empty, st.bv if biases else empty,
                     st.Gu, st.Gv, st.Gbu, st.Gbv, st.tbias, st.alpha, reg_rows, reg_cols,
                     model.global_bias, model.clip[0], model.clip[1],
-                    step, step, reg_bias, biases, schedule == "adagrad", timed, sse, ok,
+                    step, step, reg_bias, biases, schedule == "adagrad", timed, limit, sse, ok,
                 )  # fmt: skip
-                if not (ok.all() and st.sane(kern, model.clip[1] - model.clip[0])):
+                if not ok.all():
                     diverged = epoch
                     break
                 rmse = float(np.sqrt(sse.sum() / nnz))
@@ -534,6 +536,10 @@ def sgd(
                         best_value=best_value,
                     )  # fmt: skip
                     checkpoint(epoch, snapshot)
+            # The kernel bounds every value it reads; the last updates are checked here.
+            kept = best if validate is not None and best is not None else st
+            if not diverged and not kept.sane(limit):
+                diverged = max(epoch, 1)
             if not diverged:
                 break
             if attempt == MAX_RESTARTS:
@@ -670,12 +676,13 @@ class _State:
             alpha[: a.shape[0]] = a
         return cls(U, V, bu, bv, ones(m), ones(n), ones(m), ones(n), tbias, alpha)
 
-    def sane(self, kern, span: float) -> bool:
-        """Finite, and no factor or bias beyond what ratings in ``span`` could need."""
-        limit = EXPLODED * max(span, 1.0)
-        return all(kern.max_abs(a) ** 2 <= limit for a in (self.U, self.V)) and all(
-            kern.max_abs(a) <= limit for a in (self.bu, self.bv, self.tbias, self.alpha)
-        )
+    def sane(self, limit: float) -> bool:
+        """Finite, every factor entry squared and every bias at most ``limit``."""
+        return all(
+            a.size == 0 or float(np.abs(a).max()) ** p <= limit
+            for a, p in ((self.U, 2), (self.V, 2), (self.bu, 1), (self.bv, 1), (self.tbias, 1),
+                         (self.alpha, 1))
+        )  # fmt: skip
 
     ARRAYS = ("U", "V", "bu", "bv", "Gu", "Gv", "Gbu", "Gbv", "tbias", "alpha")
 

@@ -48,6 +48,15 @@ def naive_epoch(order, rows, cols, vals, tbin, tdev, U, V, bu, bv, G, tbias, alp
     return sse
 
 
+SEED, EPOCH = 4, 3
+
+
+def block_order_of(lo, hi, seed, epoch, block):
+    perm = np.zeros(hi, np.int64)
+    K.block_permutation(perm, lo, hi, np.uint64(K.stream_key(seed, epoch, block)))
+    return perm[lo:hi]
+
+
 def problem(seed=0, m=30, n=25, nnz=300, k=6, bins=3):
     rng = np.random.default_rng(seed)
     cells = rng.choice(m * n, nnz, replace=False)
@@ -77,7 +86,7 @@ def test_serial_epoch_matches_naive(biases, schedule, timed):
     p = problem()
     m, n = p["U"].shape[0], p["V"].shape[0]
     nnz = p["vals"].shape[0]
-    order = np.random.default_rng(1).permutation(nnz)
+    order = block_order_of(0, nnz, SEED, EPOCH, 0)  # the order the kernel runs the block in
     adagrad = schedule == "adagrad"
     # "decay" only changes the step handed to the kernel from epoch to epoch.
     lr = 0.05 * (0.9**3 if schedule == "decay" else 1.0)
@@ -92,14 +101,15 @@ def test_serial_epoch_matches_naive(biases, schedule, timed):
 
     empty = np.empty(0)
     sse, ok = np.empty(1), np.empty(1, np.bool_)
+    src = [p["rows"], p["cols"], p["vals"], p["tbin"] if timed else E32,
+           p["tdev"] if timed else empty]  # fmt: skip
     K.sgd_epoch(
-        np.array([0, nnz], np.int64), np.zeros(1, np.int64),
-        p["rows"][order], p["cols"][order], p["vals"][order],
-        p["tbin"][order] if timed else E32, p["tdev"][order] if timed else empty,
+        np.array([0, nnz], np.int64), np.zeros(1, np.int64), SEED, EPOCH, np.empty(nnz, np.int64),
+        *src, *[np.empty_like(a) for a in src],
         p["U"], p["V"], p["bu"] if biases else empty, p["bv"] if biases else empty,
         *(G if adagrad else [empty] * 4),
         p["tbias"] if timed else np.empty((0, 0)), p["alpha"] if timed else empty,
-        p["Ru"], p["Rv"], mu, lo, hi, lr, lr, reg_bias, biases, adagrad, timed, sse, ok,
+        p["Ru"], p["Rv"], mu, lo, hi, lr, lr, reg_bias, biases, adagrad, timed, 1e3, sse, ok,
     )  # fmt: skip
     assert ok[0]
     assert sse[0] == pytest.approx(sse_ref, rel=1e-9)
@@ -116,19 +126,36 @@ def test_serial_epoch_matches_naive(biases, schedule, timed):
         np.testing.assert_allclose(p["alpha"], ref["alpha"], atol=1e-6)
 
 
-def test_non_finite_prediction_is_flagged():
-    p = problem()
-    p["U"][p["rows"][0]] = np.nan
+def _run_one_block(p, limit=1e3):
     nnz = p["vals"].shape[0]
     empty = np.empty(0)
     sse, ok = np.empty(1), np.empty(1, np.bool_)
+    src = [p["rows"], p["cols"], p["vals"], E32, empty]
     K.sgd_epoch(
-        np.array([0, nnz], np.int64), np.zeros(1, np.int64), p["rows"], p["cols"], p["vals"],
-        E32, empty, p["U"], p["V"], p["bu"], p["bv"], empty, empty, empty, empty,
+        np.array([0, nnz], np.int64), np.zeros(1, np.int64), 0, 1, np.empty(nnz, np.int64),
+        *src, *[np.empty_like(a) for a in src],
+        p["U"], p["V"], p["bu"], p["bv"], empty, empty, empty, empty,
         np.empty((0, 0)), empty, p["Ru"], p["Rv"], 3.0, 1.0, 5.0, 0.01, 0.01, 0.01,
-        True, False, False, sse, ok,
+        True, False, False, limit, sse, ok,
     )  # fmt: skip
-    assert not ok[0]
+    return ok[0]
+
+
+def test_non_finite_prediction_is_flagged():
+    p = problem()
+    p["U"][p["rows"][0]] = np.nan
+    assert not _run_one_block(p)
+
+
+@pytest.mark.parametrize("where", ["factor", "bias"])
+def test_a_term_beyond_the_limit_is_flagged(where):
+    p = problem()
+    assert _run_one_block({name: a.copy() for name, a in p.items()})
+    if where == "factor":
+        p["U"][p["rows"][5]] *= 1e5  # |p_u . q_i| far above the limit
+    else:
+        p["bv"][p["cols"][5]] = 2e3
+    assert not _run_one_block(p)
 
 
 def test_block_order_groups_entries_stably():
@@ -145,39 +172,53 @@ def test_block_order_groups_entries_stably():
         assert np.array_equal(got, np.flatnonzero(block == b))  # input order inside a block
 
 
-def _shuffle(ptr, seed, epoch, src):
-    nnz = src[0].shape[0]
-    dst = [np.empty_like(a) for a in src]
-    K.shuffle_blocks(ptr, seed, epoch, np.empty(nnz, np.int64), *src, *dst)
-    return dst
+def test_block_permutation_permutes_its_range_only():
+    perm = np.full(1000, -1, np.int64)
+    key = np.uint64(K.stream_key(5, 2, 3))
+    K.block_permutation(perm, 100, 450, key)
+    assert np.all(perm[:100] == -1) and np.all(perm[450:] == -1)
+    part = perm[100:450]
+    assert np.array_equal(np.sort(part), np.arange(100, 450))
+    assert not np.array_equal(part, np.arange(100, 450))
+    again = np.zeros(1000, np.int64)
+    K.block_permutation(again, 100, 450, key)
+    assert np.array_equal(again[100:450], part)
+    K.block_permutation(again, 100, 450, np.uint64(K.stream_key(5, 3, 3)))  # a new order per epoch
+    assert not np.array_equal(again[100:450], part)
+    K.block_permutation(again, 7, 8, key)  # a block of one
+    assert again[7] == 7
 
 
-def test_shuffle_permutes_inside_blocks_and_ignores_threads():
-    nnz = 1000
-    ptr = np.array([0, 100, 100, 450, 1000], np.int64)
-    src = [np.arange(nnz, dtype=np.int32), np.arange(nnz, dtype=np.int32) * 2,
-           np.arange(nnz, dtype=np.float64), np.arange(nnz, dtype=np.int32) % 7,
-           np.arange(nnz, dtype=np.float64) / 3]  # fmt: skip
+def test_epoch_order_ignores_threads():
+    p = problem(m=60, n=50, nnz=1500)
+    rng = np.random.default_rng(3)
+    rg, cg = rng.integers(0, 3, 60), rng.integers(0, 3, 50)
+    ptr, order = K.block_order(p["rows"], p["cols"], rg, cg, 3)
+    p = {**p, "rows": p["rows"][order], "cols": p["cols"][order], "vals": p["vals"][order]}
+    empty = np.empty(0)
     before = numba.get_num_threads()
+    out = []
     try:
-        numba.set_num_threads(1)
-        one = _shuffle(ptr, 5, 2, src)
-        numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
-        two = _shuffle(ptr, 5, 2, src)
+        for threads in (1, min(2, numba.config.NUMBA_NUM_THREADS)):
+            numba.set_num_threads(threads)
+            U, V, bu, bv = (p[name].copy() for name in ("U", "V", "bu", "bv"))
+            src = [p["rows"], p["cols"], p["vals"], E32, empty]
+            work = [np.empty_like(a) for a in src]
+            sse, ok = np.empty(9), np.empty(9, np.bool_)
+            K.sgd_epoch(ptr, np.array([2, 0, 1], np.int64), 7, 2, np.empty(1500, np.int64),
+                        *src, *work, U, V, bu, bv, empty, empty, empty, empty,
+                        np.empty((0, 0)), empty, p["Ru"], p["Rv"], 3.0, 1.0, 5.0, 0.02, 0.02,
+                        0.01, True, False, False, 1e3, sse, ok)  # fmt: skip
+            assert ok.all()
+            out.append((U, V, bu, bv, sse, work[0]))
     finally:
         numba.set_num_threads(before)
-    for a, b in zip(one, two, strict=True):
+    for a, b in zip(*out, strict=True):
         assert np.array_equal(a, b)
-    idx = one[0]
-    assert not np.array_equal(idx, src[0])
-    for b in range(4):
-        part = idx[ptr[b] : ptr[b + 1]]
-        assert np.array_equal(np.sort(part), np.arange(ptr[b], ptr[b + 1]))
-    # every array moved with the same permutation
-    assert np.array_equal(one[1], 2 * idx)
-    assert np.array_equal(one[2], idx.astype(np.float64))
-    assert np.array_equal(one[3], idx % 7)
-    assert not np.array_equal(_shuffle(ptr, 5, 3, src)[0], idx)  # a new order per epoch
+    for b in range(9):  # each block ran its own entries, in the order drawn for it
+        lo, hi = ptr[b], ptr[b + 1]
+        want = p["rows"][block_order_of(lo, hi, 7, 2, b)]
+        assert np.array_equal(out[0][5][lo:hi], want)
 
 
 def test_init_factors_rows_depend_only_on_seed_and_row():
@@ -209,13 +250,3 @@ def test_predict_entries_matches_numpy():
                       p["tdev"], p["tbias"], p["alpha"], out)  # fmt: skip
     want += p["tbias"][cols, p["tbin"]] + p["alpha"][rows] * p["tdev"]
     np.testing.assert_allclose(out, np.clip(want, 1.0, 5.0), atol=1e-12)
-
-
-def test_max_abs():
-    a = np.zeros((3, 4), np.float32)
-    assert K.max_abs(a) == 0.0
-    a[1, 2] = -7.5
-    assert K.max_abs(a) == 7.5
-    a[2, 1] = np.nan
-    assert K.max_abs(a) == np.inf
-    assert K.max_abs(np.empty(0)) == 0.0
