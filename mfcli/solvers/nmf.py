@@ -97,6 +97,7 @@ MASKS = ("none", "observed")
 
 ALPHA = 0.5  # accelerated HALS: inner sweeps cost at most this share of the products
 REL_FIRST = 0.1  # a row's inner sweeps stop below this share of its first change
+OBSERVED_REL_FIRST = REL_FIRST
 OBSERVED_PER_ENTRY = 0.25  # observed HALS: sweeps per row <= 1 + this * entries ...
 OBSERVED_MAX_SWEEPS = 50  # ... and <= this
 KL_NEWTON_STEPS = 1  # Newton steps per coordinate in KL coordinate descent
@@ -339,7 +340,7 @@ class _HalsNone(_Problem):
 
     extrapolates = True
 
-    def __init__(self, inp: Input, dt, k: int, pen: _Penalty):
+    def __init__(self, inp: Input, dt, k: int, pen: _Penalty, dense=None):
         m, n = inp.shape
         self.pen = pen
         self.dense = None
@@ -353,7 +354,7 @@ class _HalsNone(_Problem):
             # Products in the factors' dtype, as the sparse kernels do: a float64 X
             # times float32 H made numpy upcast H and run dgemm (2000 x 1000, k = 20:
             # 5.2 ms an iteration instead of 1.4 ms).
-            self.dense = np.ascontiguousarray(inp.dense, dtype=dt)
+            self.dense = _dense_in(inp, dt) if dense is None else dense
             work = m * n * k
         self.aw = np.empty((m, k), dtype=dt)
         self.ah = np.empty((n, k), dtype=dt)
@@ -438,11 +439,11 @@ class _HalsObserved(_Problem):
         pen, a, b = self.pen, self.obs.csr, self.obs.csc
         nmf_hals.hals_observed_rows(
             *a.args, H, pen.l1_w, pen.l2_w, OBSERVED_MAX_SWEEPS, OBSERVED_PER_ENTRY,
-            REL_FIRST, 0.0, a.blocks, W, self.sweeps_w,
+            OBSERVED_REL_FIRST, 0.0, a.blocks, W, self.sweeps_w,
         )  # fmt: skip
         nmf_hals.hals_observed_rows(
             *b.args, W, pen.l1_h, pen.l2_h, OBSERVED_MAX_SWEEPS, OBSERVED_PER_ENTRY,
-            REL_FIRST, 0.0, b.blocks, H, self.sweeps_h,
+            OBSERVED_REL_FIRST, 0.0, b.blocks, H, self.sweeps_h,
         )  # fmt: skip
         return 0.5 * self.obs.sums(W, H)[1]
 
@@ -523,7 +524,11 @@ class _KLDescent(_Problem):
         return nmf_mu.kl_divergence_sparse(*a.args, W, H, masked)
 
 
-def _problem(inp, solver, loss, observed, dt, k, pen) -> _Problem:
+def _dense_in(inp: Input, dt) -> np.ndarray:
+    return np.ascontiguousarray(inp.dense, dtype=dt)
+
+
+def _problem(inp, solver, loss, observed, dt, k, pen, dense=None) -> _Problem:
     kl = loss == "kl"
     if solver == "mu":
         return _Multiplicative(inp, dt, k, pen, kl, observed)
@@ -531,7 +536,7 @@ def _problem(inp, solver, loss, observed, dt, k, pen) -> _Problem:
         return _KLDescent(inp, dt, k, pen, observed)
     if observed:
         return _HalsObserved(inp, dt, k, pen)
-    return _HalsNone(inp, dt, k, pen)
+    return _HalsNone(inp, dt, k, pen, dense)
 
 
 def _scale(problem: _Problem, inp: Input) -> float:
@@ -663,6 +668,10 @@ def nmf(
         init = "random" if observed else "nndsvda"
     entries = int(inp.data.shape[0]) if inp.is_sparse else m * n
     work = k * (entries * (k if observed else 1) + (m + n) * k)
+    # A dense X in the factors' dtype, once, for the init's SVD and HALS's products.
+    dense = None
+    if not inp.is_sparse and not observed and (solver, loss) == ("hals", "frobenius"):
+        dense = _dense_in(inp, dt)
     with (
         linalg.blas_threads(1 if inp.is_sparse else None),
         numba_threads_for(work, MIN_WORK_PER_THREAD),
@@ -674,8 +683,8 @@ def nmf(
             W = _start_factor("W0", W0, (m, k), dt)
             H = _start_factor("H0", H0, (n, k), dt)
         else:
-            W, H = initialize(inp, k, init, observed=observed, seed=seed, dtype=dt)
-        problem = _problem(inp, solver, loss, observed, dt, k, pen)
+            W, H = initialize(inp, k, init, observed=observed, seed=seed, dtype=dt, dense=dense)
+        problem = _problem(inp, solver, loss, observed, dt, k, pen, dense)
         if observed:
             # Rows and columns with nothing stored do not enter the objective but
             # their penalties: 0 is their minimiser, and every update keeps it.

@@ -302,6 +302,55 @@ def test_nndsvdar_matches_sklearn_structure():
         assert (filled > 0).all() and (filled < bound).all()
 
 
+def _svd_methods(monkeypatch) -> list[str]:
+    """The methods of the init's truncated_svd calls, recorded."""
+    seen = []
+    real = nmf_init.truncated_svd
+
+    def spy(X, k, **kw):
+        seen.append(kw["method"])
+        return real(X, k, **kw)
+
+    monkeypatch.setattr(nmf_init, "truncated_svd", spy)
+    return seen
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dense_init_keeps_a_converged_sketch(monkeypatch, dtype):
+    _, _, X = planted(300, 200, 4, seed=9)  # rank 4, k = 4: a 1-pass sketch is exact
+    inp = as_input(X)
+    seen = _svd_methods(monkeypatch)
+    dense = np.ascontiguousarray(X, dtype=dtype)
+    W, H = nmf_init.initialize(inp, 4, "nndsvda", observed=False, seed=0, dtype=dtype,
+                               dense=dense)  # fmt: skip
+    assert seen == ["randomized"]
+    Wl, Hl = nmf_init.initialize(inp, 4, "nndsvda", observed=False, seed=0, dtype=dtype)
+    assert seen == ["randomized", "lanczos"]  # without the dense copy: Lanczos
+    tol = 1e-4 if dtype == np.float32 else 1e-7
+    np.testing.assert_allclose(W, Wl, atol=tol * np.abs(Wl).max())
+    np.testing.assert_allclose(H, Hl, atol=tol * np.abs(Hl).max())
+
+
+def test_dense_init_falls_back_to_lanczos(monkeypatch):
+    X = np.random.default_rng(3).random((120, 90))  # flat spectrum: the sketch is off
+    inp = as_input(X)
+    seen = _svd_methods(monkeypatch)
+    W, H = nmf_init.initialize(inp, 8, "nndsvd", observed=False, seed=0, dtype=np.float64,
+                               dense=X)  # fmt: skip
+    assert seen == ["randomized", "lanczos"]
+    Wl, Hl = nmf_init.initialize(inp, 8, "nndsvd", observed=False, seed=0, dtype=np.float64)
+    np.testing.assert_allclose(W, Wl, atol=1e-6)
+    np.testing.assert_allclose(H, Hl, atol=1e-6)
+
+
+def test_dense_hals_fit_shares_one_copy_with_the_init(monkeypatch):
+    _, _, X = planted(100, 70, 4, seed=2)
+    seen = _svd_methods(monkeypatch)
+    fit = nmf(X, 4, max_iter=3)
+    assert seen == ["randomized"]
+    assert fit.W.dtype == np.float32
+
+
 def test_random_init_scale_and_seed():
     X = noisy_sparse()
     inp = as_input(X)
