@@ -9,9 +9,9 @@ well-separated singular values and loosely for the trailing components of a
 matrix whose spectrum decays slowly (where scikit-learn's are the less exact).
 "To convergence": every residual ``||X v_j - s_j u_j||`` at most
 ``tol * s_0``, Lanczos's default ``tol`` for the dtype (1e-5 float32, 1e-9
-float64). A dense input first tries a one-pass randomized sketch (4
-products) and keeps it when it meets that; otherwise, and for sparse input,
-Lanczos runs.
+float64). A dense input first tries a randomized sketch (1 power pass for
+float32, 2 for float64) and keeps it when it meets that; otherwise, and for
+sparse input, Lanczos runs.
 
 ``nndsvd`` (Boutsidis & Gallopoulos 2008)
     From the top ``k`` singular triplets ``(s_j, u_j, v_j)``: component 0 is
@@ -42,10 +42,12 @@ import numpy as np
 from mfcli.solvers.svd import LANCZOS_TOL, Input, truncated_svd
 
 NNDSVD_EPS = 1e-6  # scikit-learn's cut-off for small NNDSVD values
-# Dense 2000 x 1000 rank 20 + noise, k = 20, float32: a 1-pass sketch met SVD_TOL
-# (2e-6) in 14 ms where Lanczos took 54 ms. Sparse inputs skip the sketch: their
-# products are cheap and slowly decaying spectra never passed (BBC, ratings: 1e-2).
-SKETCH_POWER_ITERS = 1
+# Dense 2000 x 1000 rank 20 + noise, k = 20, float32: a 1-pass sketch met the
+# tolerance (2e-6) in 14 ms where Lanczos took 54 ms. Sparse inputs skip the
+# sketch: their products are cheap and slowly decaying spectra never passed
+# (BBC, ratings: 1e-2).
+# float64's tolerance is 1e4 times tighter: one more pass (there: 3e-6 -> 5e-10).
+SKETCH_POWER_ITERS = {np.dtype(np.float32): 1, np.dtype(np.float64): 2}
 
 
 def fitted_mean(inp: Input, observed: bool) -> float:
@@ -112,8 +114,9 @@ def _svd_input(inp: Input):
 def _top_singular(inp: Input, k: int, seed: int, dtype, dense):
     """(U, s, V) of the top ``k`` triplets, converged (module docstring)."""
     if dense is not None:
-        fit = truncated_svd(dense, k, method="randomized", power_iters=SKETCH_POWER_ITERS,
-                            seed=seed, dtype=dtype)  # fmt: skip
+        passes = SKETCH_POWER_ITERS[np.dtype(dtype)]
+        fit = truncated_svd(dense, k, method="randomized", power_iters=passes, seed=seed,
+                            dtype=dtype)  # fmt: skip
         with np.errstate(over="ignore", invalid="ignore"):
             res = np.linalg.norm((dense @ fit.V - fit.U * fit.s).astype(np.float64), axis=0)
         if fit.s[0] > 0 and np.all(res <= LANCZOS_TOL[np.dtype(dtype)] * fit.s[0]):
