@@ -45,12 +45,17 @@ still seen by ``np.isfinite``. Parallel kernels are only called from Python.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
-from numba.extending import overload
+from llvmlite import ir
+from numba import njit, prange, types
+from numba.core import cgutils
+from numba.extending import intrinsic, overload
 
 # No arcp or nsz: with them, code loaded from numba's cache rounded differently from freshly
 # compiled code (seen in kernels/als.py), so a replayed run could differ.
 FASTMATH = {"reassoc", "contract"}
+
+# The SGD loop asks for the factor rows of the entry this many places ahead.
+PREFETCH = 6
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -69,6 +74,42 @@ def _cast_like_impl(value, like):
         return target(value)
 
     return impl
+
+
+@intrinsic
+def _prefetch_row(typingctx, arr, row):
+    """Hint the CPU to fetch (for writing) the cache lines of ``arr[row]``.
+
+    ``arr`` is a C-contiguous 2-D array and ``row`` in range; a hint only
+    (``llvm.prefetch``): no value changes, whether or not it is honoured.
+    """
+    if not (isinstance(arr, types.Array) and arr.ndim == 2 and arr.layout == "C"):
+        return None
+    if not isinstance(row, types.Integer):
+        return None
+
+    def codegen(context, builder, signature, args):
+        aryty, rowty = signature.args
+        ary = context.make_array(aryty)(context, builder, args[0])
+        intp = context.get_value_type(types.intp)
+        shape = cgutils.unpack_tuple(builder, ary.shape)
+        strides = cgutils.unpack_tuple(builder, ary.strides)
+        r = context.cast(builder, args[1], rowty, types.intp)
+        i8p = ir.IntType(8).as_pointer()
+        base = builder.gep(builder.bitcast(ary.data, i8p), [builder.mul(r, strides[0])])
+        itemsize = context.get_abi_sizeof(context.get_data_type(aryty.dtype))
+        nbytes = builder.mul(shape[1], ir.Constant(intp, itemsize))
+        i32 = ir.IntType(32)
+        fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0i8")
+        with cgutils.for_range_slice(
+            builder, ir.Constant(intp, 0), nbytes, ir.Constant(intp, 64), intp=intp
+        ) as (offset, _):
+            # rw = 1 (for writing), locality 3 (keep in all levels), data cache
+            builder.call(fn, [builder.gep(base, [offset]), i32(1), i32(3), i32(1)])
+        return context.get_dummy_value()
+
+    return types.void(arr, row), codegen
 
 
 # ------------------------------------------------------------ random numbers
@@ -225,6 +266,9 @@ def _block(lo, hi, ri, cj, vals, tbin, tdev, U, V, bu, bv, Gu, Gv, Gbu, Gbv, tbi
     inv_k = 1.0 / k
     sse = 0.0
     for t in range(lo, hi):
+        if t + PREFETCH < hi:
+            _prefetch_row(U, ri[t + PREFETCH])
+            _prefetch_row(V, cj[t + PREFETCH])
         u = ri[t]
         i = cj[t]
         pu = U[u]

@@ -250,3 +250,18 @@ def test_predict_entries_matches_numpy():
                       p["tdev"], p["tbias"], p["alpha"], out)  # fmt: skip
     want += p["tbias"][cols, p["tbin"]] + p["alpha"][rows] * p["tdev"]
     np.testing.assert_allclose(out, np.clip(want, 1.0, 5.0), atol=1e-12)
+
+
+@numba.njit
+def _prefetch_all(a):
+    for r in range(a.shape[0]):
+        K._prefetch_row(a, r)
+    return a.sum()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_prefetch_is_only_a_hint(dtype):
+    a = np.arange(3 * 37, dtype=dtype).reshape(3, 37)
+    before = a.copy()
+    assert _prefetch_all(a) == before.sum()
+    assert np.array_equal(a, before)
