@@ -49,7 +49,7 @@ def untimed(tmp_path_factory) -> str:
 
 @pytest.fixture(autouse=True)
 def one_thread(monkeypatch):
-    """One thread unless a test says --threads (the solver uses one anyway below 50,000
+    """One thread unless a test says --threads (the solver uses one anyway below 20,000
     ratings per thread, but eval and recommend would not)."""
     monkeypatch.setenv("SLURM_CPUS_PER_TASK", "1")
 

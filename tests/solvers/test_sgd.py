@@ -328,3 +328,21 @@ def test_predict_checks_indices(data):
         predict(fit, [300], [0])
     with pytest.raises(UsageError):
         predict(fit, [0, 1], [0])
+
+
+def test_final_bounds_check_catches_what_the_kernel_does_not_read():
+    """The kernel bounds the terms it reads; the state after the last epoch is checked whole."""
+    m, n, k = 4, 3, 2
+    st = sgd_mod._State(*(np.zeros(s, np.float32) for s in ((m, k), (n, k), m, n)),
+                        *(np.ones(0, np.float32) for _ in range(4)),
+                        np.zeros((0, 0), np.float32), np.zeros(0, np.float32))  # fmt: skip
+    assert st.sane(10.0)
+    st.U[1, 1] = -3.0  # 9 <= 10 (factor entries are checked squared)
+    assert st.sane(10.0)
+    st.V[2, 0] = 4.0
+    assert not st.sane(10.0)
+    st.V[2, 0] = np.nan
+    assert not st.sane(10.0)
+    st.V[2, 0] = 0.0
+    st.bv[0] = -11.0  # biases are checked as they are
+    assert not st.sane(10.0)
