@@ -82,8 +82,9 @@ def problem(seed=0, m=30, n=25, nnz=300, k=6, bins=3):
 @pytest.mark.parametrize("biases", [True, False])
 @pytest.mark.parametrize("schedule", ["constant", "decay", "adagrad"])
 @pytest.mark.parametrize("timed", [False, True])
-def test_serial_epoch_matches_naive(biases, schedule, timed):
-    p = problem()
+@pytest.mark.parametrize("k", [6, 16, 21])  # float64 rows of 8 lanes: scalar, whole, with a tail
+def test_serial_epoch_matches_naive(biases, schedule, timed, k):
+    p = problem(k=k)
     m, n = p["U"].shape[0], p["V"].shape[0]
     nnz = p["vals"].shape[0]
     order = block_order_of(0, nnz, SEED, EPOCH, 0)  # the order the kernel runs the block in
@@ -265,3 +266,28 @@ def test_prefetch_is_only_a_hint(dtype):
     before = a.copy()
     assert _prefetch_all(a) == before.sum()
     assert np.array_equal(a, before)
+
+
+@numba.njit
+def _dot_and_update(U, u, V, i, su, si, se):
+    d = K._row_dot(U, u, V, i)
+    K._row_update(U, u, V, i, su, si, se)
+    return d
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("k", [16, 17, 24, 31, 32, 33, 48, 100, 129])
+def test_row_simd_matches_numpy(dtype, k):
+    rng = np.random.default_rng(k)
+    U = rng.standard_normal((3, k)).astype(dtype)
+    V = rng.standard_normal((4, k)).astype(dtype)
+    before_u, before_v = U.copy(), V.copy()
+    p, q = U[1].astype(np.float64), V[2].astype(np.float64)
+    got = _dot_and_update(U, 1, V, 2, 0.9, 0.8, 0.05)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    assert got == pytest.approx(p @ q, rel=tol, abs=tol * k)
+    np.testing.assert_allclose(U[1], 0.9 * p + 0.05 * q, rtol=tol, atol=tol)
+    np.testing.assert_allclose(V[2], 0.8 * q + 0.05 * p, rtol=tol, atol=tol)
+    for a, b, row in ((U, before_u, 1), (V, before_v, 2)):  # other rows untouched
+        others = np.arange(a.shape[0]) != row
+        assert np.array_equal(a[others], b[others])
