@@ -516,6 +516,41 @@ def _block(lo, hi, ri, cj, vals, tbin, tdev, U, V, bu, bv, Gu, Gv, Gbu, Gbv, tbi
     return sse, True
 
 
+@njit(cache=True, fastmath=FASTMATH)
+def _block_plain(lo, hi, ri, cj, vals, U, V, bu, bv, Ru, Rv, mu, clip_lo, clip_hi, lr, lr_bias,
+                 reg_bias, biases, limit):  # fmt: skip
+    """:func:`_block` for the common case: plain steps, no time terms, rows of at least
+    ``_lanes_of(U)`` entries (the same updates, without the branches of the other cases,
+    which cost a quarter of the time per rating)."""
+    sse = 0.0
+    for t in range(lo, hi):
+        if t + PREFETCH < hi:
+            _prefetch_row(U, ri[t + PREFETCH])
+            _prefetch_row(V, cj[t + PREFETCH])
+        u = ri[t]
+        i = cj[t]
+        dot = _row_dot(U, u, V, i)
+        if not abs(dot) <= limit:
+            return sse, False
+        pred = mu + dot
+        if biases:
+            b_u = bu[u]
+            b_i = bv[i]
+            if not (abs(b_u) <= limit and abs(b_i) <= limit):
+                return sse, False
+            pred += b_u + b_i
+        pred = min(max(pred, clip_lo), clip_hi)
+        e = vals[t] - pred
+        sse += e * e
+        su = _cast_like(1.0 - lr * Ru[u], U)
+        si = _cast_like(1.0 - lr * Rv[i], U)
+        _row_update(U, u, V, i, su, si, _cast_like(lr * e, U))
+        if biases:
+            bu[u] += lr_bias * (e - reg_bias * bu[u])
+            bv[i] += lr_bias * (e - reg_bias * bv[i])
+    return sse, True
+
+
 @njit(cache=True, parallel=True)
 def sgd_epoch(ptr, shifts, seed, epoch, perm, src_i, src_j, src_v, src_bin, src_dev, ri, cj,
               vals, tbin, tdev, U, V, bu, bv, Gu, Gv, Gbu, Gbv, tbias, alpha, Ru, Rv, mu,
@@ -559,6 +594,7 @@ def sgd_epoch(ptr, shifts, seed, epoch, perm, src_i, src_j, src_v, src_bin, src_
         stopped the block
     """
     n_groups = np.int64(np.sqrt(ptr.shape[0] - 1) + 0.5)
+    plain = not adagrad and not timed and U.shape[1] >= _lanes_of(U)
     sse[:] = 0.0
     ok[:] = True
     for s in range(shifts.shape[0]):
@@ -570,9 +606,14 @@ def sgd_epoch(ptr, shifts, seed, epoch, perm, src_i, src_j, src_v, src_bin, src_
             block_permutation(perm, lo, hi, stream_key(seed, epoch, b))
             _gather(perm, lo, hi, src_i, src_j, src_v, src_bin, src_dev, ri, cj, vals, tbin,
                     tdev)  # fmt: skip
-            part, good = _block(lo, hi, ri, cj, vals, tbin, tdev, U, V, bu, bv, Gu, Gv, Gbu,
-                                Gbv, tbias, alpha, Ru, Rv, mu, clip_lo, clip_hi, lr, lr_bias,
-                                reg_bias, biases, adagrad, timed, limit)  # fmt: skip
+            if plain:
+                part, good = _block_plain(lo, hi, ri, cj, vals, U, V, bu, bv, Ru, Rv, mu,
+                                          clip_lo, clip_hi, lr, lr_bias, reg_bias, biases,
+                                          limit)  # fmt: skip
+            else:
+                part, good = _block(lo, hi, ri, cj, vals, tbin, tdev, U, V, bu, bv, Gu, Gv,
+                                    Gbu, Gbv, tbias, alpha, Ru, Rv, mu, clip_lo, clip_hi, lr,
+                                    lr_bias, reg_bias, biases, adagrad, timed, limit)  # fmt: skip
             sse[b] = part
             ok[b] = good
 
