@@ -111,6 +111,18 @@ def test_hals_rows_matches_twin(l1, l2, max_sweeps, rel_first, rel_norm):
     np.testing.assert_array_equal(got[3], 0.0)  # an empty row of X ends at 0
 
 
+@pytest.mark.parametrize("k", [1, 3, 4, 8, 11, 21])
+def test_hals_rows_matches_twin_any_k(k):
+    """Every remainder of the kernel's four-coordinate passes."""
+    A, B, F = dense_problem(k=k, seed=k)
+    want, want_sweeps = naive_hals_rows(A, B, 0.1, 0.3, 5, 0.05, 0.0, F)
+    got = F.copy()
+    sweeps = np.empty(F.shape[0], dtype=np.int32)
+    nmf_hals.hals_rows(A, B, 0.1, 0.3, 5, 0.05, 0.0, 32, blocks_of(70, 3), got, sweeps)
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+    np.testing.assert_array_equal(sweeps, want_sweeps)
+
+
 def test_hals_rows_zero_component_goes_to_zero():
     A, B, F = dense_problem(zero_col=2)
     got = F.copy()
