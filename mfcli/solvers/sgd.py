@@ -109,7 +109,8 @@ DEFAULT_BLOCKS = 8
 # 58k ratings (FilmTrust, CiaoDVD; k = 100) on a shared 2-core machine.
 MIN_RATINGS_PER_THREAD = 20_000
 MAX_RESTARTS = 4
-# Exploded: a factor entry squared, or a bias, above this many rating ranges.
+# Exploded: a prediction term (p_u . q_i, a bias, the time term) in an epoch, or a factor
+# entry squared or a bias after the last epoch, above this many rating ranges.
 EXPLODED = 1e3
 SECONDS_PER_DAY = 86400.0
 DEV_POWER = 0.4  # Koren's exponent of the user time deviation
