@@ -59,7 +59,7 @@ def sgd(
     schedule: str | None = typer.Option(None, "--schedule", help="constant, decay or adagrad."),
     decay: float | None = typer.Option(None, "--decay", help="decay: lr * decay^(epoch-1) (0.9)."),
     init_scale: float | None = typer.Option(
-        None, "--init-scale", help="Std of the seeded normal initial factors (0.1)."
+        None, "--init-scale", help="Std of the seeded near-normal initial factors (0.1)."
     ),
     biases: bool | None = typer.Option(
         None, "--biases/--no-biases", help="User and item biases (default on; mu is always fitted)."
