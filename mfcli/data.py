@@ -132,6 +132,7 @@ class Matrix:
         timestamps: np.ndarray | None = None,
         entry_label=None,
         copy: bool = True,
+        in_range: bool = False,
         **kwargs,
     ) -> Matrix:
         """Build CSR from 0-based coordinates (any order).
@@ -156,6 +157,9 @@ class Matrix:
             dtype (and holds little memory besides its own), it becomes the
             matrix's own (sorted and merged in place) instead of being copied.
             The caller must not use them afterwards.
+        in_range : True when the caller knows every row and column is inside
+            ``shape`` (codes of a factorization): the large-input path then
+            skips its range check.
 
         Returns
         -------
@@ -223,7 +227,8 @@ class Matrix:
             else:
                 kept = sb.sort_dedupe_serial(indptr, indices, data, stamps, n_cols, policy)
         else:
-            _check_coords(rows, cols, n_rows, n_cols)
+            if not in_range:
+                _check_coords(rows, cols, n_rows, n_cols)
             indptr, starts = sb.count_rows(rows, n_rows, sb.scatter_chunks(nnz, n_rows))
             sb.scatter(rows, cols, values, timestamps, starts, indices, data, stamps)
             del starts

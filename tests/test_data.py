@@ -282,3 +282,23 @@ def test_merged_arrays_are_shrunk_not_sliced():
     assert m.meta["duplicates_merged"] > 0
     for a in (m.indices, m.data, m.timestamps):
         assert a.base is None and a.flags.owndata and a.shape == (m.nnz,)
+
+
+def test_from_coo_in_range_skips_only_the_range_check(monkeypatch):
+    import scipy.sparse as sp
+
+    from mfcli import data as mdata
+
+    monkeypatch.setattr(sb, "SERIAL_MAX", 10)  # take the large-input path
+    calls = []
+    real = mdata._check_coords
+    monkeypatch.setattr(mdata, "_check_coords", lambda *a: calls.append(a) or real(*a))
+    rng = np.random.default_rng(0)
+    rows, cols = rng.integers(0, 30, 500), rng.integers(0, 20, 500)
+    vals = rng.random(500)
+    want = sp.coo_matrix((vals, (rows, cols)), shape=(30, 20)).tocsr()
+    for in_range, n_checks in ((False, 1), (True, 0)):
+        calls.clear()
+        m = Matrix.from_coo(rows, cols, vals, (30, 20), in_range=in_range)
+        assert len(calls) == n_checks
+        assert np.allclose(m.to_scipy().toarray(), want.toarray())

@@ -671,6 +671,7 @@ def _read_triplets(box, sn, plan: _Triplets, dialect, options, meta) -> Matrix:
             col_labels=col_labels,
             meta=meta,
             copy=False,  # the columns are ours: the matrix may keep them (no fresh memory)
+            in_range=True,  # codes of the factorized ids
         )
     except InputDataError as exc:
         raise exc.located(line=where.get("line")) from None

@@ -1118,7 +1118,7 @@ _GENERAL_FLOAT = re.compile(rb"[eE]|[0-9.]{17}")  # an exponent, or 16+ digits
 
 
 def _first_tier(buf, start: int, end: int, kinds: np.ndarray, n_fields: int, dialect) -> int:
-    """The tier to start at, guessed from the first 64 KiB of data.
+    """The tier to start at, guessed from the first 16 KiB of data.
 
     A file whose first lines need a later tier should not compile the earlier
     ones first; the results do not depend on the guess.
@@ -1126,7 +1126,7 @@ def _first_tier(buf, start: int, end: int, kinds: np.ndarray, n_fields: int, dia
     if DATE in kinds:
         return 2
     prefixes = tuple(c.encode() for c in dialect.comments)
-    lines = bytes(buf[start : min(end, start + 65536)]).split(b"\n")
+    lines = bytes(buf[start : min(end, start + 16384)]).split(b"\n")
     sample = b"\n".join(ln for ln in lines if not (prefixes and ln.lstrip().startswith(prefixes)))
     if b'"' in sample:
         return 2
