@@ -189,3 +189,16 @@ def test_info_shows_shapes_with_x_and_label_lists_with_commas(tmp_path):
     lines = {ln.split()[0]: ln for ln in result.stdout.splitlines() if ln.strip()}
     assert "1 x 3" in lines["shape"]
     assert "first 668, 802, 1104" in lines["col_labels"]
+
+
+def test_entry_point_raises_the_gc_thresholds():
+    code = (
+        "import gc, sys\n"
+        "sys.argv = ['mfcli', '--version']\n"
+        "from mfcli.cli.main import GC_THRESHOLDS, run\n"
+        "try:\n    run()\nexcept SystemExit:\n    pass\n"
+        "assert gc.get_threshold() == GC_THRESHOLDS, gc.get_threshold()\n"
+        "assert gc.isenabled()\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr.decode()
