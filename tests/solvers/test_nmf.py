@@ -210,6 +210,7 @@ def test_kl_recovers_planted_counts():
 
 
 # ------------------------------------------------------ scikit-learn
+@pytest.mark.filterwarnings("ignore:Maximum number of iterations")  # the reference, 50 steps
 def test_objective_matches_sklearn_beta_divergence():
     pytest.importorskip("sklearn")
     from sklearn.decomposition import NMF
