@@ -121,6 +121,11 @@ class TableLayoutError(InputDataError):
         self.columns = list(columns)
 
 
+class ClusterError(UsageError):
+    """The Dask cluster named by --scheduler failed the fit: unreachable, or a
+    worker lost with the blocks it held (exit 2, as for an unreachable scheduler)."""
+
+
 class InputMissingError(MfcliError):
     """The input does not exist or cannot be read (exit 66)."""
 

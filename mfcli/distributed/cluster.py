@@ -84,7 +84,8 @@ def connect(address: str, threads_per_worker: int | None = None):
         try:
             with distributed.Client(cluster, direct_to_workers=True) as client:
                 client.wait_for_workers(n)  # their addresses known before blocks are placed
-                yield client
+                with lost_workers_reported():
+                    yield client
         finally:
             cluster.close()
         return
@@ -108,9 +109,39 @@ def connect(address: str, threads_per_worker: int | None = None):
             hint="check the address, or the scheduler file, and that the scheduler is running",
         ) from None
     try:
-        yield client
+        with lost_workers_reported():
+            yield client
     finally:
         client.close()
+
+
+@contextmanager
+def lost_workers_reported():
+    """Turn Dask's errors for a worker lost mid-fit into one :class:`ClusterError`.
+
+    Blocks live on one worker each (scattered, so Dask cannot recompute them):
+    when that worker dies, the fit's futures are cancelled or its connections
+    closed, and Dask's own exception would read as an internal error.
+    """
+    from distributed.client import FutureCancelledError, FuturesCancelledError
+    from distributed.comm.core import CommClosedError
+    from distributed.scheduler import KilledWorker
+
+    from mfcli.errors import ClusterError
+
+    try:
+        yield
+    except (FutureCancelledError, FuturesCancelledError, CommClosedError, KilledWorker) as exc:
+        try:
+            said = str(exc).strip().splitlines()[0][:160]
+        except Exception:  # noqa: BLE001 - Dask's __str__ can fail on odd arguments
+            said = ""
+        raise ClusterError(
+            f"a Dask worker was lost during the fit, and the row blocks it held with it "
+            f"({type(exc).__name__}{': ' + said if said else ''})",
+            hint="rerun the command; a fit with --checkpoint can --resume from its last "
+            "checkpoint",
+        ) from None
 
 
 def _worker_env(threads: int) -> dict[str, str]:
