@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from benchmarks.cases.common import reset_peak, skipped, this_runs, time_target
+from benchmarks.cases.common import child_sidecar, reset_peak, skipped, this_runs, time_target
 from benchmarks.harness import REPO, Measurement, Scenario, Target, Tool
 
 NAME = "als"
@@ -553,12 +553,7 @@ def _score_at_exit(args: dict) -> None:
     side: dict = {}
     try:
         fingerprint = _fingerprint(scored)
-        try:
-            side = json.loads(path.read_text())
-        except (OSError, ValueError):
-            side = {}
-        if side.get("ppid") != os.getppid():
-            side = {"ppid": os.getppid(), "fingerprints": []}
+        side = child_sidecar(path, fingerprints=[])
         if fingerprint in side["fingerprints"] and "metrics" in side:
             return
         if fingerprint not in side["fingerprints"]:

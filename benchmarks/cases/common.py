@@ -99,6 +99,22 @@ def skipped(label: str, source) -> Scenario:
     )
 
 
+def child_sidecar(path, **empty) -> dict:
+    """The sidecar JSON at ``path`` as a child adds its run to it: the file when an
+    earlier child of the same harness run (the same parent) wrote it, else a new
+    one, ``{"ppid": ..., **empty}``. The parent reads it with :func:`this_runs`."""
+    import json
+    import os
+
+    try:
+        side = json.loads(path.read_text())
+    except (OSError, ValueError):
+        side = {}
+    if side.get("ppid") != os.getppid():
+        side = {"ppid": os.getppid(), **empty}
+    return side
+
+
 def this_runs(path) -> dict | None:
     """A child's sidecar JSON at ``path`` when a child of this harness run wrote it
     (its ``ppid`` is this process), else None: nothing scored, or an old run's file."""

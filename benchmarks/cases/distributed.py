@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from benchmarks.cases import als as A
-from benchmarks.cases.common import MIB, reset_peak, this_runs, time_target
+from benchmarks.cases.common import MIB, child_sidecar, reset_peak, this_runs, time_target
 from benchmarks.harness import REPO, Measurement, Scenario, Target, Tool
 
 NAME = "distributed"
@@ -725,12 +725,7 @@ def _compare_at_exit(args: dict, tool: str) -> None:
     if record is None:
         return
     path = _sidecar(args["key"], tool)
-    try:
-        side = json.loads(path.read_text())
-    except (OSError, ValueError):
-        side = {}
-    if side.get("ppid") != os.getppid():
-        side = {"ppid": os.getppid(), "runs": []}
+    side = child_sidecar(path, runs=[])
     side["runs"].append(record)
     WORK.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(side, indent=1))

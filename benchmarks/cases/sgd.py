@@ -7,7 +7,7 @@ import json
 import os
 from pathlib import Path
 
-from benchmarks.cases.common import reset_peak, this_runs, time_target
+from benchmarks.cases.common import child_sidecar, reset_peak, this_runs, time_target
 from benchmarks.harness import REPO, Measurement, Scenario, Target, Tool
 
 NAME = "sgd"
@@ -45,7 +45,8 @@ ABOUT = (
     f"**mfcli**: `mfcli.solvers.sgd.sgd(train, {K}, epochs={EPOCHS}, seed={SEED})` with "
     "its `DEFAULTS` otherwise (listed under each table; no per-data-set tuning), float32 "
     f"factors, {THREADS} numba threads (the solver itself uses one thread per 20,000 "
-    "training ratings at most, `MIN_RATINGS_PER_THREAD`, so FilmTrust runs on one). **LIBMF**: the pip `libmf` "
+    "training ratings at most, `MIN_RATINGS_PER_THREAD`, so FilmTrust runs on one). "
+    "**LIBMF**: the pip `libmf` "
     f"package (LIBMF 2.x, ctypes), `MF(k={K}, nr_iters={EPOCHS}, nr_threads={THREADS}, "
     "lambda_p2=0.1, lambda_q2=0.1, lambda_p1=0, lambda_q1=0, eta=0.1, nr_bins=26, "
     "quiet=True)`: LIBMF's own defaults (its CLI's and `mf_get_default_param`'s; the "
@@ -455,12 +456,7 @@ def _score_at_exit(args: dict) -> None:
 
     tool = _STATE["tool"]
     path = sidecar_path(args["key"], tool)
-    try:
-        side = json.loads(path.read_text())
-    except (OSError, ValueError):
-        side = {}
-    if side.get("ppid") != os.getppid():
-        side = {"ppid": os.getppid(), "runs": []}
+    side = child_sidecar(path, runs=[])
     try:
         split = _STATE["split"]
         rows = split["test_rows"].astype(np.int64)

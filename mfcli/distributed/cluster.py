@@ -139,8 +139,7 @@ def lost_workers_reported():
         raise ClusterError(
             f"a Dask worker was lost during the fit, and the row blocks it held with it "
             f"({type(exc).__name__}{': ' + said if said else ''})",
-            hint="rerun the command; a fit with --checkpoint can --resume from its last "
-            "checkpoint",
+            hint="rerun the command; a fit with --checkpoint can --resume from its last checkpoint",
         ) from None
 
 

@@ -320,14 +320,6 @@ def utc_now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
 
 
-
-
-
-
-
-
-
-
 # ---------------------------------------------------------------------- read
 def is_result_file(path: str | os.PathLike) -> bool:
     """True when ``path`` is an HDF5 file with ``format="mfcli-result"``; never raises."""
