@@ -21,6 +21,13 @@ def _factors(path):
         return {name: f[name][()] for name in ("factors/row", "factors/col")}
 
 
+def _assert_same_factors(tmp_path, atol):
+    """a.h5 (one process) and b.h5 (the cluster) hold the same factors."""
+    a, b = _factors(tmp_path / "a.h5"), _factors(tmp_path / "b.h5")
+    for name in a:
+        np.testing.assert_allclose(b[name], a[name], rtol=1e-5, atol=atol)
+
+
 def _parts(tmp_path: Path, n_parts: int = 3) -> Path:
     lines = (SAMPLE / "ratings.csv").read_text().splitlines(keepends=True)
     head, body = lines[0], lines[1:]
@@ -41,9 +48,7 @@ def test_als_on_local_workers_writes_the_local_factors(tmp_path):
                     "--scheduler", "local:2")  # fmt: skip
     assert remote.exit_code == 0, remote.stderr
     assert "ran on a Dask cluster of 2 workers" in remote.stdout
-    a, b = _factors(tmp_path / "a.h5"), _factors(tmp_path / "b.h5")
-    for name in a:
-        np.testing.assert_allclose(b[name], a[name], rtol=1e-5, atol=1e-6)
+    _assert_same_factors(tmp_path, atol=1e-6)
     with h5py.File(tmp_path / "b.h5") as f:
         assert (
             "runtime:\n  seed: 0\n  threads: null\n  scheduler: local:2" in f["config"][()].decode()
@@ -58,9 +63,7 @@ def test_partitioned_input_on_the_cluster_equals_the_one_file_fit(tmp_path):
     result = invoke("als", str(parts), "--implicit", "-k", "5", "--iters", "3",
                     "-o", str(tmp_path / "b.h5"), "--scheduler", "local:2")  # fmt: skip
     assert result.exit_code == 0, result.stderr
-    a, b = _factors(tmp_path / "a.h5"), _factors(tmp_path / "b.h5")
-    for name in a:
-        np.testing.assert_allclose(b[name], a[name], rtol=1e-5, atol=1e-6)
+    _assert_same_factors(tmp_path, atol=1e-6)
     with h5py.File(tmp_path / "a.h5") as fa, h5py.File(tmp_path / "b.h5") as fb:
         np.testing.assert_array_equal(fa["labels/row"][()], fb["labels/row"][()])
         np.testing.assert_array_equal(fa["labels/col"][()], fb["labels/col"][()])
@@ -103,17 +106,23 @@ def test_validation_is_refused_for_a_partitioned_input_on_a_cluster(tmp_path):
     assert "--validation needs the training matrix" in result.stderr
 
 
-@pytest.mark.parametrize("extra", [[], ["--center"]])
-def test_svd_on_local_workers_writes_the_local_factors(tmp_path, extra):
-    data = str(SAMPLE / "lowrank_csr.h5")
-    args = ["svd", data, "-k", "5", "--dtype", "float64", *extra]
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["svd", "lowrank_csr.h5"],
+        ["svd", "lowrank_csr.h5", "--center"],
+        ["nmf", "docterm.mtx"],
+        ["nmf", "docterm.mtx", "--init", "random", "--l2-w", "0.5"],
+    ],
+)
+def test_svd_and_nmf_on_local_workers_write_the_local_factors(tmp_path, args):
+    command, data, *extra = args
+    args = [command, str(SAMPLE / data), "-k", "5", "--dtype", "float64", *extra]
     assert invoke(*args, "-o", str(tmp_path / "a.h5")).exit_code == 0
     remote = invoke(*args, "-o", str(tmp_path / "b.h5"), "--scheduler", "local:2")
     assert remote.exit_code == 0, remote.stderr
     assert "ran on a Dask cluster" in remote.stdout
-    a, b = _factors(tmp_path / "a.h5"), _factors(tmp_path / "b.h5")
-    for name in a:
-        np.testing.assert_allclose(b[name], a[name], rtol=1e-5, atol=1e-8)
+    _assert_same_factors(tmp_path, atol=1e-8)
 
 
 def test_svd_of_parts_on_the_cluster_equals_the_one_file_fit(tmp_path):
@@ -127,9 +136,7 @@ def test_svd_of_parts_on_the_cluster_equals_the_one_file_fit(tmp_path):
         "svd", str(parts), *args, "-o", str(tmp_path / "b.h5"), "--scheduler", "local:2"
     )
     assert result.exit_code == 0, result.stderr
-    a, b = _factors(tmp_path / "a.h5"), _factors(tmp_path / "b.h5")
-    for name in a:
-        np.testing.assert_allclose(b[name], a[name], rtol=1e-5, atol=1e-8)
+    _assert_same_factors(tmp_path, atol=1e-8)
 
 
 def test_svd_missing_runs_here_and_says_so(tmp_path):
@@ -137,18 +144,6 @@ def test_svd_missing_runs_here_and_says_so(tmp_path):
                     "-o", str(tmp_path / "a.h5"), "--scheduler", "local:2")  # fmt: skip
     assert result.exit_code == 0, result.stderr
     assert "ran in this process" in " ".join(result.stdout.split())
-
-
-@pytest.mark.parametrize("extra", [[], ["--init", "random", "--l2-w", "0.5"]])
-def test_nmf_on_local_workers_writes_the_local_factors(tmp_path, extra):
-    args = ["nmf", str(SAMPLE / "docterm.mtx"), "-k", "5", "--dtype", "float64", *extra]
-    assert invoke(*args, "-o", str(tmp_path / "a.h5")).exit_code == 0
-    remote = invoke(*args, "-o", str(tmp_path / "b.h5"), "--scheduler", "local:2")
-    assert remote.exit_code == 0, remote.stderr
-    assert "ran on a Dask cluster" in remote.stdout
-    a, b = _factors(tmp_path / "a.h5"), _factors(tmp_path / "b.h5")
-    for name in a:
-        np.testing.assert_allclose(b[name], a[name], rtol=1e-5, atol=1e-8)
 
 
 def test_nmf_of_parts_on_the_cluster_fits_and_says_where(tmp_path):
