@@ -548,6 +548,18 @@ def _iterate(
     return U, V, ub, vb, it, best_iter, hist
 
 
+def _checked_model(solver, confidence, reg_scaling, reg, alpha, eps, implicit):
+    """The choices and weights a fit and a fold-in share, checked: ``(reg, alpha, eps)``."""
+    _check_choice("solver", solver, SOLVERS)
+    _check_choice("confidence", confidence, CONFIDENCES)
+    _check_choice("reg_scaling", reg_scaling, REG_SCALINGS)
+    reg = _check_real("reg", reg)
+    alpha = _check_real("alpha", alpha)
+    if implicit and confidence == "log":  # eps is used by the log confidence only
+        eps = _check_real("eps", eps, positive=True)
+    return reg, alpha, eps
+
+
 def checked_options(
     k, iters, cg_steps, solver, confidence, reg_scaling, reg, alpha, eps, seed, dtype,
     implicit, biases, patience, validate,
@@ -558,13 +570,7 @@ def checked_options(
     k = _check_int("k", k, 1)
     iters = _check_int("iters", iters, 1)
     cg_steps = _check_int("cg_steps", cg_steps, 1)
-    _check_choice("solver", solver, SOLVERS)
-    _check_choice("confidence", confidence, CONFIDENCES)
-    _check_choice("reg_scaling", reg_scaling, REG_SCALINGS)
-    reg = _check_real("reg", reg)
-    alpha = _check_real("alpha", alpha)
-    if implicit and confidence == "log":  # eps is used by the log confidence only
-        eps = _check_real("eps", eps, positive=True)
+    reg, alpha, eps = _checked_model(solver, confidence, reg_scaling, reg, alpha, eps, implicit)
     seed = _check_int("seed", seed, 0)
     if patience is not None:
         patience = _check_int("patience", patience, 1)
@@ -778,13 +784,7 @@ def fold_in(
     if V.ndim != 2:
         raise UsageError(f"V must be 2-D, got {V.ndim}-D")
     n, k = V.shape
-    _check_choice("solver", solver, SOLVERS)
-    _check_choice("confidence", confidence, CONFIDENCES)
-    _check_choice("reg_scaling", reg_scaling, REG_SCALINGS)
-    reg = _check_real("reg", reg)
-    alpha = _check_real("alpha", alpha)
-    if implicit and confidence == "log":  # eps is used by the log confidence only
-        eps = _check_real("eps", eps, positive=True)
+    reg, alpha, eps = _checked_model(solver, confidence, reg_scaling, reg, alpha, eps, implicit)
     steps = k if cg_steps is None else _check_int("cg_steps", cg_steps, 1)
     if (global_bias is None) != (col_bias is None):
         raise UsageError("global_bias and col_bias go together", hint="give both or neither")
