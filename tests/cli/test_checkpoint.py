@@ -86,11 +86,16 @@ def test_als_interrupted_and_resumed_equals_uninterrupted(tmp_path, big, signum,
     assert not ck.exists()  # a completed fit removes its checkpoint
 
 
-def test_resume_with_validation_keeps_the_same_best_iteration(tmp_path):
-    data = SAMPLE / "ratings.csv"
-    split = invoke("split", str(data), "-o", str(tmp_path / "s"), "--validation-frac", "0.1")
+def _train_validation(tmp_path):
+    """The sample ratings split into train and validation files (10% validation)."""
+    split = invoke("split", str(SAMPLE / "ratings.csv"), "-o", str(tmp_path / "s"),
+                   "--validation-frac", "0.1")  # fmt: skip
     assert split.exit_code == 0, split.stderr
-    train, val = tmp_path / "s/train.csv", tmp_path / "s/validation.csv"
+    return tmp_path / "s/train.csv", tmp_path / "s/validation.csv"
+
+
+def test_resume_with_validation_keeps_the_same_best_iteration(tmp_path):
+    train, val = _train_validation(tmp_path)
     args = [str(train), "-k", "8", "--iters", "8", "--validation", str(val), "--reg", "0.02"]
     assert invoke("als", *args, "-o", str(tmp_path / "full.h5"), "-q").exit_code == 0
     # stop after iteration 3 through the API's callback, as a signal would
@@ -224,10 +229,7 @@ def test_sgd_interrupted_and_resumed_equals_uninterrupted(tmp_path, big, extra):
 
 
 def test_sgd_resume_keeps_the_best_epoch_of_a_validation_run(tmp_path):
-    data = SAMPLE / "ratings.csv"
-    assert invoke("split", str(data), "-o", str(tmp_path / "s"),
-                  "--validation-frac", "0.1").exit_code == 0  # fmt: skip
-    train, val = tmp_path / "s/train.csv", tmp_path / "s/validation.csv"
+    train, val = _train_validation(tmp_path)
     args = [str(train), "-k", "8", "--epochs", "12", "--validation", str(val), "--lr", "0.03"]
     assert invoke("sgd", *args, "-o", str(tmp_path / "full.h5"), "-q").exit_code == 0
     from mfcli.api import fit_sgd
