@@ -202,7 +202,7 @@ class Matrix:
         # each row sorted by column and de-duplicated in place. Entries grouped
         # by row do not move: arrays handed over are kept (fresh memory is slow
         # to fault in), and None tells the scatter to leave them as they are.
-        grouped = not copy and bool(sb.rows_grouped(rows))
+        grouped = not copy and sb.rows_grouped(rows)
         indices = np.empty(nnz, dtype=index_dtype(n_cols))
         if grouped and _can_keep(values) and values.dtype == work:
             data, values = values, None

@@ -308,3 +308,15 @@ def test_naive_twin_agrees_with_scipy_for_sum():
     np.testing.assert_array_equal(indptr, ref.indptr)
     np.testing.assert_array_equal(indices, ref.indices)
     np.testing.assert_allclose(data, ref.data, rtol=1e-14)
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 1 << 20])
+def test_rows_grouped_checks_every_neighbour_pair(chunk):
+    rows = np.repeat(np.arange(5, dtype=np.int32), 3)
+    assert sb.rows_grouped(rows, chunk=chunk)
+    for i in range(1, rows.shape[0]):  # a drop at every position, chunk edges included
+        bad = rows.copy()
+        bad[i] = bad[i - 1] - 1
+        assert not sb.rows_grouped(bad, chunk=chunk), i
+    for short in ([], [7]):
+        assert sb.rows_grouped(np.array(short, dtype=np.int64), chunk=chunk)
