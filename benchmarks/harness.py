@@ -82,6 +82,9 @@ class Scenario:
     args: dict = field(default_factory=dict)
     targets: list[Target] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # Memory each function tool's child touches and frees just before its call
+    # (benchmarks.child.prefault): for calls that allocate hundreds of MiB.
+    prefault_mib: int = 0
 
 
 def child_env(threads: int | None) -> dict:
@@ -132,7 +135,7 @@ def _error_line(stderr: str) -> str:
     return lines[-1] if lines else ""
 
 
-def run_once(tool: Tool, args: dict, env: dict, timeout: float) -> dict:
+def run_once(tool: Tool, args: dict, env: dict, timeout: float, prefault_mib: int = 0) -> dict:
     """One fresh-process run of ``tool``; a dict of what was measured."""
     if tool.argv is not None:
         code, wall, peak, tail, _ = _spawn(list(tool.argv), env, timeout)
@@ -146,6 +149,7 @@ def run_once(tool: Tool, args: dict, env: dict, timeout: float) -> dict:
             "setup": tool.setup,
             "args": args,
             "warm": tool.warm,
+            "prefault_mib": prefault_mib,
             "result": result_path,
         }
         argv = [sys.executable, "-m", "benchmarks.child", json.dumps(spec)]
@@ -161,18 +165,25 @@ def run_once(tool: Tool, args: dict, env: dict, timeout: float) -> dict:
 
 
 def measure(
-    tool: Tool, args: dict, *, repeat: int, warmup: int, env: dict, timeout: float
+    tool: Tool,
+    args: dict,
+    *,
+    repeat: int,
+    warmup: int,
+    env: dict,
+    timeout: float,
+    prefault_mib: int = 0,
 ) -> Measurement:
     """Warm-up runs (JIT caches filled, files in the page cache), then best of ``repeat``."""
     m = Measurement(tool)
     for _ in range(warmup):
-        first = run_once(tool, args, env, timeout)
+        first = run_once(tool, args, env, timeout, prefault_mib)
         if "error" in first:
             m.error = first["error"]
             return m
     results = []
     for _ in range(repeat):
-        r = run_once(tool, args, env, timeout)
+        r = run_once(tool, args, env, timeout, prefault_mib)
         if "error" in r:
             m.error = r["error"]
             return m

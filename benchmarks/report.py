@@ -53,6 +53,14 @@ def scenario_section(scenario: Scenario, results: dict[str, Measurement], data: 
             f"{data['shape'][0]:,} x {data['shape'][1]:,}, {data['nnz']:,} entries."
         )
         lines.append("")
+    if scenario.prefault_mib:
+        lines.append(
+            f"Each tool's child touched and freed {scenario.prefault_mib:,} MiB of huge-page "
+            "memory just before its call (its high-water mark reset after), so that the call "
+            "does not pay the virtual machine's host for faulting in cold guest memory: "
+            "`benchmarks/README.md`, *Memory conditioning*."
+        )
+        lines.append("")
     mfcli = next((m for m in results.values() if not m.tool.peer), None)
     baseline = scenario.args.get("baseline")
     commands = all(m.tool.argv is not None for m in results.values())

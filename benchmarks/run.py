@@ -106,6 +106,7 @@ def main(argv=None) -> int:
                     warmup=opts.warmup,
                     env=env,
                     timeout=opts.timeout,
+                    prefault_mib=scenario.prefault_mib,
                 )
                 results[tool.name] = m
                 shown = m.error or f"{m.seconds:.3f} s, peak {m.peak_rss / 2**20:,.0f} MiB"

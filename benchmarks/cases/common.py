@@ -7,6 +7,12 @@ from benchmarks.harness import Measurement, Scenario, Target
 MIB = 1024 * 1024
 
 
+def read_prefault_mib(nnz: int) -> int:
+    """Memory for a read's child to touch first (``Scenario.prefault_mib``): 96 bytes an
+    entry covers the largest peer's peak (pandas + CSR, about 80 bytes an entry)."""
+    return max(256, nnz * 96 // MIB)
+
+
 def matrix_facts(matrix) -> dict:
     """nnz, shape and the bytes of the arrays a reader hands back."""
     parts = {}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from benchmarks.cases.common import matrix_facts, memory_target, time_target
+from benchmarks.cases.common import matrix_facts, memory_target, read_prefault_mib, time_target
 from benchmarks.harness import Scenario, Tool
 
 NAME = "read-csv"
@@ -57,6 +57,7 @@ def scenarios(quick: bool) -> list[Scenario]:
                     time_target(MFCLI, PANDAS, 1.0, warm=True),
                     memory_target(MFCLI, 3.0),
                 ],
+                prefault_mib=read_prefault_mib(nnz),
             )
         )
     return out
