@@ -36,13 +36,16 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
 
 import numba
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic
 
 from mfcli.errors import InputDataError
 from mfcli.kernels.lines import BLANK as _BLANK
@@ -301,9 +304,77 @@ def _sign(buf, q, end):
     return False, q
 
 
+# Eight digits at a time (SWAR: one 64-bit word holds eight bytes). A digit
+# loop is a chain of multiply-adds, one per digit; the word needs a fixed dozen
+# independent operations however many of its bytes are digits.
+_LITTLE_ENDIAN = sys.byteorder == "little"
+_ASCII_ZEROS = np.uint64(0x3030303030303030)
+_HIGH_NIBBLES = np.uint64(0xF0F0F0F0F0F0F0F0)
+_SIXES = np.uint64(0x0606060606060606)
+_THREES = np.uint64(0x3333333333333333)
+_BYTES_0_4 = np.uint64(0x000000FF000000FF)
+_MUL_100_1E6 = np.uint64(100 + (1000000 << 32))
+_MUL_1_1E4 = np.uint64(1 + (10000 << 32))
+_LOW_32 = np.uint64(0xFFFFFFFF)
+_P10_INT = np.array([10**k for k in range(9)], dtype=np.int64)
+
+
+@intrinsic
+def _load_word(typingctx, buf, q):
+    """buf[q:q + 8] as one native-endian uint64 (any alignment, no bounds check)."""
+
+    def codegen(context, builder, sig, args):
+        ary = context.make_array(sig.args[0])(context, builder, args[0])
+        at = context.cast(builder, args[1], sig.args[1], types.intp)
+        ptr = builder.bitcast(builder.gep(ary.data, [at]), ir.IntType(64).as_pointer())
+        return builder.load(ptr, align=1)
+
+    return types.uint64(buf, q), codegen
+
+
+@intrinsic
+def _trailing_zeros(typingctx, x):
+    """Count of trailing zero bits of a non-zero uint64."""
+
+    def codegen(context, builder, sig, args):
+        return builder.cttz(args[0], ir.Constant(ir.IntType(1), 1))
+
+    return types.uint64(types.uint64), codegen
+
+
+@njit(cache=True, inline="always")
+def _word_digits(x):
+    """(value, count) of the leading decimal digits (0 to 8) of the word x,
+    whose first byte is its lowest (little-endian)."""
+    # A byte is a digit (0x30-0x39) iff its high nibble is 3 and adding 6 keeps
+    # it so; a carry out of a byte >= 0xFA only reaches bytes after it.
+    y = (x & _HIGH_NIBBLES) | (((x + _SIXES) & _HIGH_NIBBLES) >> np.uint64(4))
+    z = y ^ _THREES  # zero exactly in the digit bytes
+    n = np.int64(8) if z == 0 else np.int64(_trailing_zeros(z) >> np.uint64(3))
+    if n == 0:
+        return np.int64(0), n
+    # Digits to 0-9 (borrows run only into bytes after the digits), shifted up
+    # so the first digit is the top byte, then pairs, quads and the eight.
+    v = (x - _ASCII_ZEROS) << np.uint64(8 * (8 - n))
+    v = v * np.uint64(10) + (v >> np.uint64(8))
+    v = (
+        (v & _BYTES_0_4) * _MUL_100_1E6 + ((v >> np.uint64(16)) & _BYTES_0_4) * _MUL_1_1E4
+    ) >> np.uint64(32)
+    return np.int64(v & _LOW_32), n
+
+
 @njit(cache=True, inline="always")
 def _digit_run(buf, q, end, w):
     """Append the decimal digits at q to w: (w, position after them); may wrap."""
+    if _LITTLE_ENDIAN:
+        while q + 8 <= end:
+            v, n = _word_digits(_load_word(buf, q))
+            if n == 0:
+                return w, q
+            w = w * _P10_INT[n] + v
+            q += n
+            if n < 8:
+                return w, q
     while q < end:
         d = np.int64(buf[q]) - 48
         if d < 0 or d > 9:

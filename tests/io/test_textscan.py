@@ -361,3 +361,33 @@ def test_chunk_bounds_end_at_newlines():
     cuts = ts.chunk_bounds(buf, 0, len(data), 9)
     assert cuts[0] == 0 and cuts[-1] == len(data)
     assert all(data[c - 1 : c] == b"\n" for c in cuts[1:-1])
+
+
+# ------------------------------------------------------------ digit runs
+def naive_digit_run(data: bytes, q: int, end: int, w: int) -> tuple[int, int]:
+    while q < end and 48 <= data[q] <= 57:
+        w = w * 10 + data[q] - 48
+        q += 1
+    return (w + 2**63) % 2**64 - 2**63, q  # int64 wrap-around, as the kernel's
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_digit_run_matches_a_digit_loop(seed):
+    """Eight bytes at a time must read what a byte loop reads: every run length,
+    any alignment, the end of the range inside a word, and the bytes around the
+    digits ('/', ':', 0x00, 0xFA-0xFF carry when six is added)."""
+    rng = np.random.default_rng(seed)
+    stops = b"/:\x00\xfa\xff,.\ne\r \x2f\x3a\xf0"
+    for _ in range(3000):
+        digits = bytes(rng.integers(48, 58, rng.integers(0, 25)).tolist())
+        pad = bytes(rng.integers(0, 256, rng.integers(0, 9)).tolist())
+        tail = bytes([stops[rng.integers(0, len(stops))]]) + bytes(
+            rng.integers(0, 256, rng.integers(0, 12)).tolist()
+        )
+        data = pad + digits + tail
+        q = len(pad)
+        end = int(rng.integers(q, len(data) + 1))
+        w0 = int(rng.integers(0, 1000))
+        buf = np.frombuffer(data, dtype=np.uint8)
+        got = ts._digit_run(buf, q, end, np.int64(w0))
+        assert (int(got[0]), int(got[1])) == naive_digit_run(data, q, end, w0), (data, q, end)
