@@ -85,6 +85,9 @@ class Scenario:
     # Memory each function tool's child touches and frees just before its call
     # (benchmarks.child.prefault): for calls that allocate hundreds of MiB.
     prefault_mib: int = 0
+    # Timed runs per tool when more than ``--repeat``: calls of tens of
+    # milliseconds vary by more than the differences they are to show.
+    repeat: int = 0
 
 
 def child_env(threads: int | None) -> dict:

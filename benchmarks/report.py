@@ -53,6 +53,12 @@ def scenario_section(scenario: Scenario, results: dict[str, Measurement], data: 
             f"{data['shape'][0]:,} x {data['shape'][1]:,}, {data['nnz']:,} entries."
         )
         lines.append("")
+    if scenario.repeat:
+        lines.append(
+            f"Best of {scenario.repeat} timed runs per tool here (or `--repeat`, if more): "
+            "calls this short vary from run to run by more than the differences shown."
+        )
+        lines.append("")
     if scenario.prefault_mib:
         lines.append(
             f"Each tool's child touched and freed {scenario.prefault_mib:,} MiB of huge-page "

@@ -102,7 +102,7 @@ def main(argv=None) -> int:
                 m = measure(
                     tool,
                     args,
-                    repeat=opts.repeat,
+                    repeat=max(opts.repeat, scenario.repeat),
                     warmup=opts.warmup,
                     env=env,
                     timeout=opts.timeout,
