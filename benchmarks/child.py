@@ -84,7 +84,9 @@ def main(argv: list[str]) -> int:
     if spec.get("setup"):
         _resolve(spec["setup"])(args)
     func = _resolve(spec["func"])
+    began = time.perf_counter()
     prefault(int(spec.get("prefault_mib") or 0))
+    conditioning = time.perf_counter() - began
     gc.collect()
     base = current_rss()
     start = time.perf_counter()
@@ -102,6 +104,7 @@ def main(argv: list[str]) -> int:
         "seconds": seconds,
         "warm_seconds": warm,
         "first_done_at": done_at,
+        "prefault_seconds": conditioning,
         "base_rss": base,
         "peak_rss": peak,
         "info": info if isinstance(info, dict) else {},

@@ -161,8 +161,10 @@ def run_once(tool: Tool, args: dict, env: dict, timeout: float, prefault_mib: in
             return {"error": f"exit {code}: {tail[-300:]}"}
         with open(result_path) as fh:
             result = json.load(fh)
-    # Spawn to first result: interpreter, imports and the cold call.
-    result["process_seconds"] = result.pop("first_done_at") - spawned_at
+    # Spawn to first result: interpreter, imports and the cold call (not the
+    # memory conditioning, which no user's process does).
+    conditioning = result.pop("prefault_seconds", 0.0)
+    result["process_seconds"] = result.pop("first_done_at") - spawned_at - conditioning
     result.setdefault("peak_rss", peak)
     return result
 
