@@ -32,7 +32,7 @@ DUPLICATES = ("sum", "last", "error")
 DTYPES = ("float32", "float64")
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 # Numbers PyYAML (YAML 1.1) leaves as strings, e.g. 1e-4 (no dot).
-_NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+NUMBER_LITERAL = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 
 
 def option(
@@ -205,7 +205,7 @@ def config_class(command: str) -> type[BaseConfig]:
         return REGISTRY[command]
     except KeyError:
         raise ConfigError(
-            f"unknown command {command!r}", hint=_suggest(command, list(REGISTRY))
+            f"unknown command {command!r}", hint=suggest(command, list(REGISTRY))
         ) from None
 
 
@@ -236,7 +236,7 @@ class _Spec:
 
 
 @functools.cache
-def _schema(cls: type) -> dict[str, _Spec]:
+def schema_of(cls: type) -> dict[str, _Spec]:
     """Dotted key -> spec for every section and leaf of ``cls``, in order."""
     out: dict[str, _Spec] = {}
 
@@ -276,13 +276,13 @@ def _unwrap(hint: Any, key: str) -> tuple[type, bool]:
 
 def keys(cls: type[BaseConfig]) -> list[str]:
     """All dotted leaf keys of a config class, in declaration order."""
-    return [k for k, s in _schema(cls).items() if s.base is not None]
+    return [k for k, s in schema_of(cls).items() if s.base is not None]
 
 
 def describe(cls: type[BaseConfig]) -> list[tuple[str, Any, str]]:
     """(key, default, help) for every leaf, for docs and ``--help`` text."""
     defaults = cls()
-    return [(k, defaults.get(k), _schema(cls)[k].meta.get("help", "")) for k in keys(cls)]
+    return [(k, defaults.get(k), schema_of(cls)[k].meta.get("help", "")) for k in keys(cls)]
 
 
 # ---------------------------------------------------------------- coercion
@@ -319,7 +319,7 @@ def _coerce(spec: _Spec, value: Any, source: _Source, parts: tuple) -> Any:
     if base is float and not ok:
         if isinstance(value, int) and not isinstance(value, bool):
             value, ok = float(value), True
-        elif isinstance(value, str) and _NUMBER.match(value.strip()):
+        elif isinstance(value, str) and NUMBER_LITERAL.match(value.strip()):
             value, ok = float(value), True  # PyYAML reads 1e-4 as a string
     if not ok:
         hint = "quote the value" if base is str else None
@@ -331,7 +331,7 @@ def _coerce(spec: _Spec, value: Any, source: _Source, parts: tuple) -> Any:
         raise source.error(
             f"{spec.key}: expected one of {', '.join(choices)}, got {_show(value)}",
             parts,
-            _suggest(str(value), list(choices)),
+            suggest(str(value), list(choices)),
         )
     if base is float and math.isnan(value):
         raise source.error(f"{spec.key}: expected {_expected(spec)}, got nan", parts)
@@ -370,7 +370,8 @@ def _show(value: Any) -> str:
     return f"{value!r} ({type(value).__name__})"
 
 
-def _suggest(word: str, candidates: list[str]) -> str | None:
+def suggest(word: str, candidates: list[str]) -> str | None:
+    """A "did you mean ..." hint for a misspelt key or choice, or None."""
     match = difflib.get_close_matches(word, candidates, n=2, cutoff=0.6)
     return _did_you_mean(match)
 
@@ -383,7 +384,7 @@ def _did_you_mean(matches: list[str]) -> str | None:
 
 def _unknown_key_hint(key: str, cls: type) -> str:
     """Did-you-mean for an unknown dotted key: same section first, then any leaf."""
-    schema = _schema(cls)
+    schema = schema_of(cls)
     parent, _, leaf = key.rpartition(".")
     siblings = {
         k.rpartition(".")[2]: k for k in [*schema, "command"] if k.rpartition(".")[0] == parent
@@ -399,9 +400,9 @@ def _unknown_key_hint(key: str, cls: type) -> str:
     return f"{command}--print-config lists every key"
 
 
-def _collect(cls, mapping, source, out, parts=(), prefix="") -> None:
+def collect_layer(cls, mapping, source, out, parts=(), prefix="") -> None:
     """Flatten a (nested or dotted) mapping into ``out`` as checked values."""
-    schema = _schema(cls)
+    schema = schema_of(cls)
     for raw, value in mapping.items():
         here = (*parts, raw)
         if not isinstance(raw, str):
@@ -420,7 +421,7 @@ def _collect(cls, mapping, source, out, parts=(), prefix="") -> None:
                 raise source.error(
                     f"'{key}' is a section: expected a mapping, got {_show(value)}", here
                 )
-            _collect(cls, value, source, out, here, key + ".")
+            collect_layer(cls, value, source, out, here, key + ".")
             continue
         if key in out:  # e.g. both 'model.rank:' and 'model: {rank: }'
             raise source.error(f"key '{key}' given twice", here)
@@ -451,10 +452,11 @@ def load_yaml(path: str | os.PathLike) -> dict[str, Any]:
         exit 2: missing file, invalid YAML (with the line), a top level that is
         not a mapping, duplicate keys, or an ``.h5`` that is not an mfcli result.
     """
-    return _load(path)[0]
+    return load_with_source(path)[0]
 
 
-def _load(path: str | os.PathLike) -> tuple[dict[str, Any], _Source]:
+def load_with_source(path: str | os.PathLike) -> tuple[dict[str, Any], _Source]:
+    """:func:`load_yaml`, and the source that later errors name (it keeps each key's line)."""
     path = os.fspath(path)
     text, shown, replay = _read_text(path)
     source = _Source(shown)
@@ -567,7 +569,7 @@ def parse_set_item(item: str, cls: type[BaseConfig]) -> tuple[str, Any]:
     source = _Source(prefix=f"--set {item}: ")
     if not eq or not key:
         raise source.error("expected key=value", hint="e.g. --set model.rank=32")
-    spec = _schema(cls).get(key)
+    spec = schema_of(cls).get(key)
     text = raw.strip()
     if spec is not None and spec.base is str and not _quoted(text):
         if text in ("", "~", "null", "Null", "NULL"):
@@ -606,33 +608,34 @@ def resolve(
     """
     flat: dict[str, Any] = {}
     for path in config_files:
-        data, source = _load(path)
+        data, source = load_with_source(path)
         layer: dict[str, Any] = {}
-        _collect(cls, data, source, layer)
+        collect_layer(cls, data, source, layer)
         flat.update(layer)
     for item in set_items:
         key, value = parse_set_item(item, cls)
         layer = {}
-        _collect(cls, {key: value}, _Source(prefix=f"--set {item}: "), layer)
+        collect_layer(cls, {key: value}, _Source(prefix=f"--set {item}: "), layer)
         flat.update(layer)
     flags = {}
     for name, value in (explicit or {}).items():
         if value is not None:
             flags[cls.FLAGS.get(name, name)] = value
     layer = {}
-    _collect(cls, flags, _Source(prefix="command line: "), layer)
+    collect_layer(cls, flags, _Source(prefix="command line: "), layer)
     flat.update(layer)
-    config = _build(cls, flat)
+    config = build_config(cls, flat)
     check(config)
     return config
 
 
-def _build(cls: type, flat: dict[str, Any], prefix: str = "") -> Any:
+def build_config(cls: type, flat: dict[str, Any], prefix: str = "") -> Any:
+    """An instance of ``cls`` from checked dotted values (defaults for the rest)."""
     kwargs = {}
     for f in dataclasses.fields(cls):
         key = prefix + f.name
         if f.metadata.get("section"):
-            kwargs[f.name] = _build(f.default_factory, flat, key + ".")
+            kwargs[f.name] = build_config(f.default_factory, flat, key + ".")
         elif key in flat:
             kwargs[f.name] = flat[key]
     return cls(**kwargs)
@@ -640,7 +643,7 @@ def _build(cls: type, flat: dict[str, Any], prefix: str = "") -> Any:
 
 def check(config: BaseConfig) -> None:
     """Validate every value of a config (also one built in Python) and cross-field rules."""
-    schema = _schema(type(config))
+    schema = schema_of(type(config))
     source = _Source()
     for key, spec in schema.items():
         if spec.base is not None:
@@ -652,7 +655,7 @@ def command_of(config_files: typing.Sequence[str | os.PathLike]) -> str | None:
     """The ``command`` the config files name (the last one wins), for ``mfcli run``."""
     command = None
     for path in config_files:
-        data, source = _load(path)
+        data, source = load_with_source(path)
         if "command" in data:
             _check_command(BaseConfig, data["command"], source, ("command",))
             command = data["command"]

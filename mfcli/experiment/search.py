@@ -105,12 +105,12 @@ def _short(x: float) -> float:
 
 def _number(x: Any) -> float | None:
     """A bound as a float; YAML reads 1e-4 (no dot) as a string, so numeric strings count."""
-    from mfcli.config import _NUMBER
+    from mfcli.config import NUMBER_LITERAL
 
     if isinstance(x, bool):
         return None
     if isinstance(x, (int, float)):
         return float(x)
-    if isinstance(x, str) and _NUMBER.match(x.strip()):
+    if isinstance(x, str) and NUMBER_LITERAL.match(x.strip()):
         return float(x)
     return None

@@ -84,9 +84,9 @@ def load_experiment(path: str, output: str | None = None, threads: int | None = 
     ------
     ConfigError : exit 2, naming the file and the line of the offending key
     """
-    from mfcli.config import _load
+    from mfcli.config import load_with_source
 
-    data, source = _load(path)
+    data, source = load_with_source(path)
     return _Parser(path, data, source).experiment(output, threads)
 
 
@@ -106,7 +106,7 @@ class _Parser:
         return self.source.error(message, parts, hint)
 
     def experiment(self, output: str | None, threads: int | None) -> Experiment:
-        from mfcli.config import _suggest
+        from mfcli.config import suggest
 
         d = self.data
         for key in d:
@@ -114,7 +114,7 @@ class _Parser:
                 raise self.error(
                     f"unknown key '{key}'",
                     (key,),
-                    _suggest(str(key), list(TOP_KEYS)) or "see docs/experiments.md",
+                    suggest(str(key), list(TOP_KEYS)) or "see docs/experiments.md",
                 )
         if "data" not in d or not isinstance(d["data"], str) or not d["data"]:
             raise self.error("data: the input file is required", ("data",),
@@ -161,7 +161,7 @@ class _Parser:
         return os.path.normpath(os.path.join(self.folder, os.path.expanduser(raw)))
 
     def _mapping(self, key: str, allowed: tuple[str, ...]) -> dict[str, Any]:
-        from mfcli.config import _suggest
+        from mfcli.config import suggest
 
         value = self.data.get(key) or {}
         if not isinstance(value, dict):
@@ -169,7 +169,7 @@ class _Parser:
         for k in value:
             if k not in allowed:
                 raise self.error(
-                    f"unknown key '{key}.{k}'", (key, k), _suggest(str(k), list(allowed))
+                    f"unknown key '{key}.{k}'", (key, k), suggest(str(k), list(allowed))
                 )
         return dict(value)
 
@@ -234,7 +234,7 @@ class _Parser:
         return [self._method(str(name), spec) for name, spec in raw.items()]
 
     def _method(self, name: str, spec: Any) -> Method:
-        from mfcli.config import _suggest, config_class
+        from mfcli.config import config_class, suggest
         from mfcli.experiment import search
 
         here = ("methods", name)
@@ -244,7 +244,7 @@ class _Parser:
         for k in spec:
             if k not in METHOD_KEYS:
                 raise self.error(f"unknown key 'methods.{name}.{k}'", (*here, k),
-                                 _suggest(str(k), list(METHOD_KEYS)))  # fmt: skip
+                                 suggest(str(k), list(METHOD_KEYS)))  # fmt: skip
         command = spec.get("command", name)
         if command not in FIT_COMMANDS:
             raise self.error(
@@ -282,9 +282,9 @@ class _Parser:
 
     def _flags(self, cls, mapping: dict, parts: tuple) -> dict:
         """Accept CLI names (``rank``, ``reg``) beside config keys (``model.rank``)."""
-        from mfcli.config import _schema
+        from mfcli.config import schema_of
 
-        schema = _schema(cls)
+        schema = schema_of(cls)
         sections = {k.split(".")[0] for k in schema}
         out = {}
         for key, value in mapping.items():
@@ -305,15 +305,15 @@ class _Parser:
         return out
 
     def _resolve(self, cls, layers: list[tuple[dict, tuple]], where: tuple):
-        from mfcli.config import _build, _collect, check
+        from mfcli.config import build_config, check, collect_layer
 
         flat: dict[str, Any] = {}
         for mapping, parts in layers:
             layer: dict[str, Any] = {}
-            _collect(cls, mapping, self.source, layer, parts)
+            collect_layer(cls, mapping, self.source, layer, parts)
             flat.update(layer)
         try:
-            config = _build(cls, flat)
+            config = build_config(cls, flat)
             check(config)
         except UsageError as exc:  # ConfigError, or a validate() that parses (metrics)
             if exc.path:
