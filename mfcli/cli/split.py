@@ -102,7 +102,8 @@ def split(
     is half up. OUTDIR/manifest.json records the parameters, seed, counts,
     unseen users and items, and sha256 of the input and every output; the
     same seed gives byte-identical files. Time strategies exit 65 on files
-    without a time column.
+    without a time column. INPUT is one file: a partitioned input (a directory
+    or glob of part files) exits 2; join its parts first.
     """
     import dataclasses
 

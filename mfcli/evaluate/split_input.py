@@ -126,6 +126,25 @@ class InputDigest:
 
 
 # ------------------------------------------------------------------- entry
+def _refuse_partitioned(spec: str) -> None:
+    """A directory or glob of part files (which the fitting commands read) is not
+    split: the outputs copy the input's lines into one file per part."""
+    from mfcli.errors import InputMissingError, UsageError
+    from mfcli.io.parts import is_partitioned, list_parts
+
+    if not is_partitioned(spec):
+        return
+    try:
+        parts = list_parts(spec)
+    except InputMissingError:
+        return  # no part files: the read says what is wrong with the path
+    raise UsageError(
+        f"split reads one file, not a partitioned input ({len(parts)} part files)",
+        path=spec,
+        hint="join the parts into one file (one header line), or split each part",
+    )
+
+
 def read_input(path: str, options: ReadOptions, *, need_time: bool = True) -> SplitInput:
     """Find the entries of ``path`` (``-`` is stdin) and prepare their copying.
 
@@ -141,6 +160,7 @@ def read_input(path: str, options: ReadOptions, *, need_time: bool = True) -> Sp
     from mfcli.io import detect
 
     given = str(path)
+    _refuse_partitioned(given)
     path, obj = detect.split_object_path(given)
     if obj is not None:
         options = _with(options, dataset=obj)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import bz2
 import gzip
 import json
+import os
 from collections import Counter
 from pathlib import Path
 
@@ -448,6 +449,14 @@ def test_input_errors(tmp_path):
     out = str(tmp_path / "o")
     _fails(invoke("split", str(tmp_path / "none.csv"), "-o", out), 66, "none.csv", "no such file")
     _fails(invoke("split", str(tmp_path), "-o", out), 66, "directory")
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    for k in range(2):
+        (parts / f"part-{k}.csv").write_text(f"user,item,rating\n{k},2,3\n")
+    for spec in (parts, parts / "part-*.csv"):
+        _fails(invoke("split", str(spec), "-o", out), 2, str(spec),
+               "not a partitioned input (2 part files)", "join the parts")  # fmt: skip
+    assert not os.path.exists(out)
     notime = tmp_path / "r.csv"
     notime.write_text("user,item,rating\n1,2,3\n2,3,4\n")
     _fails(invoke("split", str(notime), "-o", out, "--strategy", "temporal"), 65,
