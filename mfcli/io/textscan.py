@@ -364,8 +364,10 @@ def _word_digits(x):
 
 
 @njit(cache=True, inline="always")
-def _digit_run(buf, q, end, w):
-    """Append the decimal digits at q to w: (w, position after them); may wrap."""
+def _digit_run_words(buf, q, end, w):
+    """:func:`_digit_run` eight bytes at a time while eight remain; for runs of
+    many digits (ids, timestamps). Its code is inlined only where those are
+    parsed, as it adds compile time to every kernel it is inlined in."""
     if _LITTLE_ENDIAN:
         while q + 8 <= end:
             v, n = _word_digits(_load_word(buf, q))
@@ -375,6 +377,12 @@ def _digit_run(buf, q, end, w):
             q += n
             if n < 8:
                 return w, q
+    return _digit_run(buf, q, end, w)
+
+
+@njit(cache=True, inline="always")
+def _digit_run(buf, q, end, w):
+    """Append the decimal digits at q to w: (w, position after them); may wrap."""
     while q < end:
         d = np.int64(buf[q]) - 48
         if d < 0 or d > 9:
@@ -388,7 +396,7 @@ def _digit_run(buf, q, end, w):
 def _plain_int(buf, q, end):
     """An optionally signed integer of 1 to 18 digits at q: (value, stop), or (0, -1)."""
     neg, t = _sign(buf, q, end)
-    v, u = _digit_run(buf, t, end, np.int64(0))
+    v, u = _digit_run_words(buf, t, end, np.int64(0))
     if u == t or u - t > 18:
         return np.int64(0), np.int64(-1)
     return (-v if neg else v), u

@@ -389,5 +389,5 @@ def test_digit_run_matches_a_digit_loop(seed):
         end = int(rng.integers(q, len(data) + 1))
         w0 = int(rng.integers(0, 1000))
         buf = np.frombuffer(data, dtype=np.uint8)
-        got = ts._digit_run(buf, q, end, np.int64(w0))
+        got = ts._digit_run_words(buf, q, end, np.int64(w0))
         assert (int(got[0]), int(got[1])) == naive_digit_run(data, q, end, w0), (data, q, end)
