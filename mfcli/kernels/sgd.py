@@ -530,6 +530,8 @@ def _block_plain(lo, hi, ri, cj, vals, U, V, bu, bv, Ru, Rv, mu, clip_lo, clip_h
         u = ri[t]
         i = cj[t]
         dot = _row_dot(U, u, V, i)
+        # The checks below repeat _block's on purpose: an inlined helper returning
+        # (prediction, ok) made this loop ~20% slower (FilmTrust fit 27 vs 22 ms).
         if not abs(dot) <= limit:
             return sse, False
         pred = mu + dot
