@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from benchmarks.cases.common import matrix_facts, memory_target, read_prefault_mib, time_target
+from benchmarks.cases.common import import_reader, memory_target, read_prefault_mib, time_target
 from benchmarks.harness import Scenario, Tool
 
 NAME = "read-csv"
@@ -29,6 +29,7 @@ SIZES = {
     True: [("100k rows", 943, 1682, 100_000)],
     False: [("1M rows", 6040, 3706, 1_000_000), ("20M rows", 138_493, 26_744, 20_000_000)],
 }
+READ = "benchmarks.cases.common:read_matrix_facts"
 HERE = "benchmarks.cases.read_csv"
 
 
@@ -41,8 +42,7 @@ def scenarios(quick: bool) -> list[Scenario]:
             "names": ["user", "item", "rating", "timestamp"],
         }  # fmt: skip
         tools = [
-            Tool(MFCLI, func=f"{HERE}:mfcli_read", setup=f"{HERE}:mfcli_setup", peer=False,
-                 warm=True),
+            Tool(MFCLI, func=READ, setup=f"{HERE}:mfcli_setup", peer=False, warm=True),
             Tool(PANDAS, func=f"{HERE}:pandas_read", setup=f"{HERE}:pandas_setup", warm=True),
             Tool("pandas.read_csv + CSR", func=f"{HERE}:pandas_csr", setup=f"{HERE}:pandas_setup",
                  warm=True, note="ids factorized, scipy CSR built: what mfcli returns"),
@@ -68,22 +68,10 @@ def scenarios(quick: bool) -> list[Scenario]:
 
 
 def mfcli_setup(args: dict) -> None:
-    # Every module the read imports: read_matrix and from_coo import them lazily (so that
-    # `mfcli --help` starts fast), and imports are outside the timed call for every tool.
-    import mfcli.io.csv  # noqa: F401 - the reader and its numba kernels
-    import mfcli.io.detect  # noqa: F401
-    import mfcli.io.labels  # noqa: F401
-    import mfcli.io.parts  # noqa: F401
-    import mfcli.kernels.sparse_build  # noqa: F401
+    import_reader("mfcli.io.csv")
     from mfcli.kernels.probe import touch_threads
 
     touch_threads()  # numba's one-time start-up, the counterpart of importing pandas
-
-
-def mfcli_read(args: dict) -> dict:
-    from mfcli.io import read_matrix
-
-    return matrix_facts(read_matrix(args["path"]))
 
 
 def pandas_setup(args: dict) -> None:

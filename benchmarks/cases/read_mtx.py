@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from benchmarks.cases.common import matrix_facts, read_prefault_mib
+from benchmarks.cases.common import import_reader, read_prefault_mib
 from benchmarks.harness import Scenario, Tool
 
 NAME = "read-mtx"
@@ -21,6 +21,7 @@ SIZES = {
     True: [("200k entries", 943, 1682, 200_000)],
     False: [("20M entries", 138_493, 26_744, 20_000_000)],
 }
+READ = "benchmarks.cases.common:read_matrix_facts"
 HERE = "benchmarks.cases.read_mtx"
 
 
@@ -32,8 +33,7 @@ def scenarios(quick: bool) -> list[Scenario]:
             "step": 0.5, "seed": 2, "timestamps": False, "format": "mtx",
         }  # fmt: skip
         tools = [
-            Tool(MFCLI, func=f"{HERE}:mfcli_read", setup=f"{HERE}:mfcli_setup", peer=False,
-                 warm=True),
+            Tool(MFCLI, func=READ, setup=f"{HERE}:mfcli_setup", peer=False, warm=True),
             Tool("scipy.io.mmread", func=f"{HERE}:scipy_read", setup=f"{HERE}:scipy_setup",
                  warm=True, note="COO"),
             Tool("scipy.io.mmread + tocsr", func=f"{HERE}:scipy_csr",
@@ -52,18 +52,7 @@ def scenarios(quick: bool) -> list[Scenario]:
 
 
 def mfcli_setup(args: dict) -> None:
-    # The read's lazily imported modules too: imports are outside the timed call.
-    import mfcli.io.detect  # noqa: F401
-    import mfcli.io.labels  # noqa: F401
-    import mfcli.io.mtx  # noqa: F401 - the reader and its numba kernels
-    import mfcli.io.parts  # noqa: F401
-    import mfcli.kernels.sparse_build  # noqa: F401
-
-
-def mfcli_read(args: dict) -> dict:
-    from mfcli.io import read_matrix
-
-    return matrix_facts(read_matrix(args["path"]))
+    import_reader("mfcli.io.mtx")
 
 
 def scipy_setup(args: dict) -> None:
